@@ -1,0 +1,125 @@
+"""The benchmark grid as data: validate a config, expand it into runs, resolve each run's settings.
+
+Validation happens before any job starts (the Snakefile calls `validate` at parse time) and names the bad
+value: a JSON-schema (Draft 2020-12) pass for shapes and ranges, then checks against the registries.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from lora_bench.data.glue import TASKS
+from lora_bench.methods import METHODS
+from lora_bench.models import MODELS
+
+DEFAULTS = {
+    "data_dir": "../shared/data",
+    "model_dir": None,
+    "results_dir": "results",
+    "threads_per_run": 1,
+    "paper_reference_model": "roberta-base",
+    "train": {
+        "epochs": 3, "batch_size": 16, "max_length": 128, "lr": 1e-4, "warmup_ratio": 0.06,
+        "weight_decay": 0.01, "max_grad_norm": 1.0, "train_size": None, "eval_size": None,
+    },
+}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, order=True)
+class RunKey:
+    model: str
+    task: str
+    method: str
+    rank: int  # 0 for methods without a rank
+    seed: int
+
+
+def schema() -> dict:
+    return yaml.safe_load((Path(__file__).parent / "schemas" / "config.schema.yaml").read_text())
+
+
+def load(path: str | Path) -> dict:
+    with open(path) as f:
+        return validate(yaml.safe_load(f) or {})
+
+
+def validate(config: dict) -> dict:
+    """The config with defaults filled in, or ConfigError listing every problem."""
+    errors = [f"{'.'.join(map(str, e.absolute_path)) or '<top>'}: {e.message}"
+              for e in jsonschema.Draft202012Validator(schema()).iter_errors(config)]
+    if errors:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(sorted(errors)))
+    cfg = copy.deepcopy(DEFAULTS) | copy.deepcopy(config)
+    cfg["train"] = DEFAULTS["train"] | (config.get("train") or {})
+    cfg["tasks"] = {t: s or {} for t, s in cfg["tasks"].items()}
+    cfg["methods"] = {m: s or {} for m, s in cfg["methods"].items()}
+
+    for m in cfg["models"]:
+        if m not in MODELS:
+            errors.append(f"models: unknown model {m!r}; known: {', '.join(sorted(MODELS))}")
+    for t in cfg["tasks"]:
+        if t not in TASKS:
+            errors.append(f"tasks: unknown task {t!r}; known: {', '.join(TASKS)}")
+    for name, m in cfg["methods"].items():
+        if name not in METHODS:
+            errors.append(f"methods: unknown method {name!r}; known: {', '.join(sorted(METHODS))}")
+            continue
+        method = METHODS[name]
+        if method.uses_rank and not m.get("ranks"):
+            errors.append(f"methods.{name}: needs 'ranks' (a list of integers >= 1)")
+        if not method.uses_rank and "ranks" in m:
+            errors.append(f"methods.{name}: takes no rank, remove 'ranks: {m['ranks']}'")
+        unknown = set(m.get("hparams") or {}) - method.hparam_names()
+        if unknown:
+            errors.append(f"methods.{name}.hparams: unknown {sorted(unknown)}; "
+                          f"{name} takes {sorted(method.hparam_names()) or 'none'}")
+        for t in m.get("tasks") or {}:
+            if t not in cfg["tasks"]:
+                errors.append(f"methods.{name}.tasks: {t!r} is not among the config's tasks")
+    if errors:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(errors))
+    return cfg
+
+
+def runs(cfg: dict) -> list[RunKey]:
+    return sorted(
+        RunKey(model, task, method, rank, seed)
+        for model in cfg["models"]
+        for task in cfg["tasks"]
+        for method, m in cfg["methods"].items()
+        for rank in (m.get("ranks") or [0])
+        for seed in cfg["seeds"]
+    )
+
+
+def run_dir(cfg: dict, key: RunKey) -> str:
+    return f"{cfg['results_dir']}/runs/{key.model}/{key.task}/{key.method}/r{key.rank}/seed{key.seed}"
+
+
+def run_spec(cfg: dict, key: RunKey) -> dict:
+    """Everything one run needs, resolved; it is also what the run's config hash covers."""
+    m = cfg["methods"][key.method]
+    per_task = (m.get("tasks") or {}).get(key.task) or {}
+    train = cfg["train"] | cfg["tasks"][key.task] | (m.get("train") or {}) | per_task
+    return {
+        **asdict(key),
+        "hparams": m.get("hparams") or {},
+        "train": train,
+        "data_dir": cfg["data_dir"],
+        "model_dir": cfg["model_dir"],
+    }
+
+
+def spec_hash(spec: dict) -> str:
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]

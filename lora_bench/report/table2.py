@@ -1,0 +1,109 @@
+"""Table 2 (GLUE dev): the median over seeds of each run's best epoch, as the paper reports, beside the paper.
+
+Our numbers are on the paper's scale (× 100). The paper row beside a method is the one for the configured
+reference model (RoBERTa-base by default); where the paper has no such row (AdapterH/AdapterL exist only for
+RoBERTa-large, in the Houlsby setup) the smallest such row of another model is used and named.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lora_bench.report import load_runs, method_label, paper_table
+
+TASK_ORDER = ["mnli", "sst2", "mrpc", "cola", "qnli", "qqp", "rte", "stsb"]
+METHOD_ORDER = ["ft", "bitfit", "adapter_h", "adapter_l", "lora"]  # the paper's; other methods follow by name
+
+
+def _paper_row(paper: pd.DataFrame, method: str, reference: str) -> pd.DataFrame:
+    rows = paper[paper.method == method]
+    if rows.empty:
+        return rows
+    same = rows[(rows.model == reference) & (rows.setup == "standard")]
+    if not same.empty:
+        return same[same.params_m == same.params_m.min()]
+    return rows[rows.params_m == rows.params_m.min()].drop_duplicates("task")
+
+
+def aggregate(paths, reference: str = "roberta-base") -> pd.DataFrame:
+    runs = load_runs(paths)
+    paper = paper_table("table2_glue")
+    out = []
+    for (model, method, rank, task), g in runs.groupby(["model", "method", "rank", "task"], sort=False):
+        ok = g[g.status == "ok"]
+        scores = ok.best.to_numpy(dtype=float) * 100
+        p = _paper_row(paper, method, reference)
+        p = p[p.task == task]
+        out.append({
+            "model": model, "method": method, "rank": rank, "task": task, "metric": g.metric.iloc[0],
+            "trainable_params": int(g.trainable.iloc[0]), "head_params": int(g.head_params.iloc[0]),
+            "n_seeds": len(ok), "n_failed": int((g.status != "ok").sum()),
+            "failed_reasons": "; ".join(sorted(set(g.reason.dropna()))) or None,
+            "median": float(np.median(scores)) if len(scores) else np.nan,
+            "mean": float(scores.mean()) if len(scores) else np.nan,
+            "std": float(scores.std(ddof=1)) if len(scores) > 1 else np.nan,
+            "min": float(scores.min()) if len(scores) else np.nan,
+            "max": float(scores.max()) if len(scores) else np.nan,
+            "baseline": float(g.baseline.iloc[0]) * 100,
+            "paper_model": p.model.iloc[0] if len(p) else None,
+            "paper_label": p.paper_label.iloc[0] if len(p) else None,
+            "paper_params_m": float(p.params_m.iloc[0]) if len(p) else np.nan,
+            "paper": float(p.value.iloc[0]) if len(p) else np.nan,
+            "paper_spread": float(p.spread.iloc[0]) if len(p) and pd.notna(p.spread.iloc[0]) else np.nan,
+        })
+    table = pd.DataFrame(out)
+    table["delta"] = table["median"] - table["paper"]
+    table["task"] = pd.Categorical(table.task, [t for t in TASK_ORDER if t in set(table.task)], ordered=True)
+    order = {m: i for i, m in enumerate(METHOD_ORDER + sorted(set(table.method) - set(METHOD_ORDER)))}
+    table["_order"] = table.method.map(order)
+    return table.sort_values(["model", "_order", "rank", "task"]).drop(columns="_order").reset_index(drop=True)
+
+
+def _cell(r: dict) -> str:
+    if r["n_seeds"] == 0:
+        return f"failed ×{r['n_failed']}"
+    ours = f"{r['median']:.1f}" + (f" ±{r['std']:.1f}" if pd.notna(r["std"]) else "")
+    flag = f" ({r['n_failed']} failed)" if r["n_failed"] else ""
+    paper = f" [{r['paper']:.1f}]" if pd.notna(r["paper"]) else ""
+    return ours + flag + paper
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    """Methods as rows, tasks as columns: 'ours median ±std [paper]', plus a trivial-baseline row."""
+    lines = []
+    tasks = [t for t in TASK_ORDER if t in set(table.task)]
+    for model, t in table.groupby("model", sort=False):
+        records = t.to_dict("records")
+        rows = []
+        for (method, rank), _ in t.groupby(["method", "rank"], sort=False):
+            sub = [r for r in records if r["method"] == method and r["rank"] == rank]
+            cells = {r["task"]: _cell(r) for r in sub}
+            avg_ours = np.mean([r["median"] for r in sub])
+            papers = [r["paper"] for r in sub if pd.notna(r["paper"])]
+            full = len(papers) == len(sub)
+            avg = f"{avg_ours:.1f}" + (f" [{np.mean(papers):.1f}] Δ {avg_ours - np.mean(papers):+.1f}" if full else "")
+            first = sub[0]
+            paper_params = (f"{first['paper_label']} {first['paper_model']} {first['paper_params_m']}M"
+                            if first["paper_label"] else "-")
+            rows.append({"method": method_label(method, rank), "params": f"{first['trainable_params']:,}",
+                         "paper row": paper_params, **{task: cells.get(task, "") for task in tasks}, "avg": avg})
+        base = {r["task"]: r["baseline"] for r in records}
+        rows.append({"method": "trivial baseline", "params": "0", "paper row": "-",
+                     **{task: f"{base[task]:.1f}" for task in tasks if task in base},
+                     "avg": f"{np.mean(list(base.values())):.1f}"})
+        metrics = ", ".join(f"{r['task']}: {r['metric']}" for r in {r["task"]: r for r in records}.values())
+        lines += [f"### {model}", "", pd.DataFrame(rows).to_markdown(index=False), "",
+                  f"Cells: our median over seeds of the best epoch, ±std (over seeds), [paper]; Δ = ours − paper. Metrics: {metrics}. "
+                  "Params: trainable, excluding the task head (as the paper counts). The trivial baseline predicts "
+                  "the training majority class (or the mean score).", ""]
+    return "\n".join(lines)
+
+
+def write(paths, csv_out: str | Path, md_out: str | Path, reference: str = "roberta-base") -> pd.DataFrame:
+    table = aggregate(paths, reference)
+    table.to_csv(csv_out, index=False)
+    Path(md_out).write_text("# Table 2 — GLUE dev\n\n" + to_markdown(table))
+    return table

@@ -1,0 +1,58 @@
+"""Bad configs fail at validation with the bad value named; good ones expand into the run grid."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lora_bench import config as C
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _base():
+    return yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
+
+
+@pytest.mark.parametrize("path,value,needle", [
+    (("methods", "lorax"), {}, "lorax"),
+    (("models",), ["gpt5"], "gpt5"),
+    (("tasks", "squad"), {}, "squad"),
+    (("methods", "lora", "ranks"), [0], "ranks.0"),
+    (("methods", "lora", "ranks"), [-4], "-4"),
+    (("methods", "ft", "ranks"), [8], "ft"),
+    (("methods", "lora", "hparams"), {"alhpa": 4}, "alhpa"),
+    (("train", "lr"), -1, "lr"),
+    (("train", "epochs"), "three", "three"),
+    (("seeds",), [], "seeds"),
+])
+def test_bad_values_are_named(path, value, needle):
+    cfg = _base()
+    node = cfg
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(C.ConfigError, match=needle):
+        C.validate(cfg)
+
+
+def test_grid_and_layered_settings():
+    cfg = _base()
+    cfg["seeds"] = [0, 1]
+    cfg["tasks"] = {"sst2": {"epochs": 2}, "rte": None}
+    cfg["methods"]["lora"] = {"ranks": [2, 8], "train": {"lr": 5e-4}, "tasks": {"rte": {"lr": 1e-4}}}
+    cfg = C.validate(cfg)
+    keys = C.runs(cfg)
+    # 2 tasks × (ft, bitfit, adapter_h, adapter_l, lora r2, lora r8) × 2 seeds
+    assert len(keys) == 2 * 6 * 2
+    spec = C.run_spec(cfg, C.RunKey("tiny-bert", "rte", "lora", 8, 1))
+    assert spec["train"]["lr"] == 1e-4 and spec["train"]["batch_size"] == 8
+    assert C.run_spec(cfg, C.RunKey("tiny-bert", "sst2", "lora", 8, 1))["train"] | {} == \
+        cfg["train"] | {"epochs": 2, "lr": 5e-4}
+    assert C.run_dir(cfg, keys[0]).startswith("results/runs/tiny-bert/")
+
+
+def test_default_config_is_valid():
+    cfg = C.load(REPO / "config.yaml")
+    assert {"ft", "bitfit", "lora", "adapter_h", "adapter_l"} <= set(cfg["methods"])
+    assert len(cfg["seeds"]) >= 2
