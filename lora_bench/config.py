@@ -27,7 +27,7 @@ DEFAULTS = {
     "paper_reference_model": "roberta-base",
     "train": {
         "epochs": 3, "batch_size": 16, "max_length": 128, "lr": 1e-4, "warmup_ratio": 0.06,
-        "weight_decay": 0.01, "max_grad_norm": 1.0, "train_size": None, "eval_size": None,
+        "weight_decay": 0.01, "max_grad_norm": 1.0, "train_size": None, "eval_size": None, "group_by_length": True,
     },
 }
 

@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmup
+from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from lora_bench.config import spec_hash
 from lora_bench.data.glue import get_task, load_split, sha256_of
@@ -58,6 +59,11 @@ def _encode(ds, task, tok, max_length):
     return enc.rename_column("label", "labels")
 
 
+def _by_length(ds):
+    """Evaluation order does not change a metric; sorted by length, batches carry almost no padding."""
+    return ds.select(np.argsort([len(ids) for ids in ds["input_ids"]], kind="stable"))
+
+
 @torch.inference_mode()
 def evaluate(model, loader, task, device) -> dict[str, float]:
     model.eval()
@@ -95,9 +101,15 @@ def run(spec: dict, out: str | Path, threads: int = 1) -> dict:
     collate = DataCollatorWithPadding(tok)
     train_ds = _encode(train_raw, task, tok, t["max_length"])
     gen = torch.Generator().manual_seed(spec["seed"])
-    train_loader = DataLoader(train_ds, batch_size=t["batch_size"], shuffle=True, generator=gen, collate_fn=collate)
-    eval_loaders = {s: DataLoader(_encode(d, task, tok, t["max_length"]), batch_size=EVAL_BATCH, collate_fn=collate)
-                    for s, d in eval_raw.items()}
+    if t["group_by_length"]:  # batches of similar length pad less: the same examples for a fraction of the compute
+        lengths = [len(ids) for ids in train_ds["input_ids"]]
+        sampler = LengthGroupedSampler(t["batch_size"], lengths=lengths, generator=gen)
+        train_loader = DataLoader(train_ds, batch_size=t["batch_size"], sampler=sampler, collate_fn=collate)
+    else:
+        train_loader = DataLoader(train_ds, batch_size=t["batch_size"], shuffle=True, generator=gen,
+                                  collate_fn=collate)
+    eval_loaders = {s: DataLoader(_by_length(_encode(d, task, tok, t["max_length"])), batch_size=EVAL_BATCH,
+                                  collate_fn=collate) for s, d in eval_raw.items()}
 
     trainable = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in trainable if p.ndim >= 2]  # no weight decay on biases and norms, as usual
