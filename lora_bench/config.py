@@ -28,6 +28,7 @@ DEFAULTS = {
     "train": {
         "epochs": 3, "batch_size": 16, "max_length": 128, "lr": 1e-4, "warmup_ratio": 0.06,
         "weight_decay": 0.01, "max_grad_norm": 1.0, "train_size": None, "eval_size": None, "group_by_length": True,
+        "save_weights": False,
     },
 }
 
@@ -40,7 +41,7 @@ class ConfigError(ValueError):
 class RunKey:
     model: str
     task: str
-    method: str
+    method: str  # a key of the config's `methods:` (a registered method, or a named variant of one)
     rank: int  # 0 for methods without a rank
     seed: int
 
@@ -72,10 +73,12 @@ def validate(config: dict) -> dict:
         if t not in TASKS:
             errors.append(f"tasks: unknown task {t!r}; known: {', '.join(TASKS)}")
     for name, m in cfg["methods"].items():
-        if name not in METHODS:
-            errors.append(f"methods: unknown method {name!r}; known: {', '.join(sorted(METHODS))}")
+        base = m.get("method", name)
+        if base not in METHODS:
+            where = f"methods.{name}.method" if "method" in m else "methods"
+            errors.append(f"{where}: unknown method {base!r}; known: {', '.join(sorted(METHODS))}")
             continue
-        method = METHODS[name]
+        method = METHODS[base]
         if method.uses_rank and not m.get("ranks"):
             errors.append(f"methods.{name}: needs 'ranks' (a list of integers >= 1)")
         if not method.uses_rank and "ranks" in m:
@@ -114,6 +117,7 @@ def run_spec(cfg: dict, key: RunKey) -> dict:
     train = cfg["train"] | cfg["tasks"][key.task] | (m.get("train") or {}) | per_task
     return {
         **asdict(key),
+        "base_method": m.get("method", key.method),
         "hparams": m.get("hparams") or {},
         "train": train,
         "data_dir": cfg["data_dir"],

@@ -12,6 +12,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 import torch
+from safetensors.torch import save_file
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import DataCollatorWithPadding, get_linear_schedule_with_warmup
@@ -94,7 +95,7 @@ def run(spec: dict, out: str | Path, threads: int = 1) -> dict:
         eval_raw[split] = ds.select(range(min(t["eval_size"], len(ds)))) if t["eval_size"] else ds
 
     model, tok = load_for_classification(spec["model"], task.num_labels, spec["model_dir"])
-    apply_method(model, spec["method"], rank=spec["rank"], **spec["hparams"])
+    apply_method(model, spec["base_method"], rank=spec["rank"], **spec["hparams"])
     model.to(device)
     params = count_parameters(model)
 
@@ -153,7 +154,7 @@ def run(spec: dict, out: str | Path, threads: int = 1) -> dict:
 
     peak, peak_kind = peak_memory_mb(device)
     record = {
-        "run": {k: spec[k] for k in ("model", "task", "method", "rank", "seed")},
+        "run": {k: spec[k] for k in ("model", "task", "method", "base_method", "rank", "seed")},
         "status": status,
         "reason": reason,
         "headline_metric": f"{headline_split}/{headline_metric}",
@@ -184,5 +185,8 @@ def run(spec: dict, out: str | Path, threads: int = 1) -> dict:
             "hf_offline": os.environ.get("HF_HUB_OFFLINE") == "1",
         },
     }
-    write_json_atomic(out, record)
+    if t["save_weights"]:
+        save_file({n: p.detach().contiguous().cpu() for n, p in model.named_parameters() if p.requires_grad},
+                  Path(out).with_name("weights.safetensors"), metadata={"config_hash": record["config_hash"]})
+    write_json_atomic(out, record)  # last: a metrics.json on disk means the run is complete
     return record

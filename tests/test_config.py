@@ -56,3 +56,14 @@ def test_default_config_is_valid():
     cfg = C.load(REPO / "config.yaml")
     assert {"ft", "bitfit", "lora", "adapter_h", "adapter_l"} <= set(cfg["methods"])
     assert len(cfg["seeds"]) >= 2
+
+
+def test_a_named_variant_configures_a_registered_method():
+    cfg = _base()
+    cfg["methods"] = {"lora_q": {"method": "lora", "ranks": [4], "hparams": {"targets": ["q"]}}}
+    cfg = C.validate(cfg)
+    spec = C.run_spec(cfg, C.runs(cfg)[0])
+    assert spec["method"] == "lora_q" and spec["base_method"] == "lora" and spec["hparams"] == {"targets": ["q"]}
+    cfg["methods"] = {"lora_q": {"method": "lorax", "ranks": [4]}}
+    with pytest.raises(C.ConfigError, match="methods.lora_q.method: unknown method 'lorax'"):
+        C.validate(cfg)

@@ -20,7 +20,7 @@ def _spec(data_dir, method="lora", rank=2, task="sst2", **train):
 
 def test_record_has_what_tables_need(tmp_path, data_dir):
     out = tmp_path / "metrics.json"
-    record = run(_spec(data_dir, task="stsb"), out)
+    record = run(_spec(data_dir, task="stsb", save_weights=True), out)
     on_disk = json.loads(out.read_text())
     assert on_disk["status"] == "ok" and on_disk["headline_metric"] == "validation/pearson"
     assert [e["epoch"] for e in on_disk["epochs"]] == [1, 2]
@@ -51,3 +51,12 @@ def test_missing_split_names_task_split_and_places(tmp_path):
         load_split("qnli", "train", tmp_path)
     msg = str(e.value)
     assert "'qnli'" in msg and "'train'" in msg and str(tmp_path) in msg and "nyu-mll/glue" in msg
+
+
+def test_saved_weights_are_the_trainable_parameters(tmp_path, data_dir):
+    from safetensors.torch import load_file
+
+    run(_spec(data_dir, save_weights=True), tmp_path / "metrics.json")
+    weights = load_file(tmp_path / "weights.safetensors")
+    assert weights and all("lora_" in n or "classifier" in n or "pooler" in n for n in weights)
+    assert sum(w.numel() for n, w in weights.items() if "lora_" in n) == 2 * 2 * 2 * 32 * 2

@@ -18,6 +18,7 @@ def load_runs(paths) -> pd.DataFrame:
         ok = r["status"] == "ok" and r["best"] is not None
         rows.append({
             **r["run"],
+            "base_method": r["run"].get("base_method", r["run"]["method"]),
             "status": r["status"],
             "reason": r["reason"],
             "metric": r["headline_metric"].split("/")[-1],
