@@ -30,6 +30,12 @@ def _train(args) -> dict:
     return {"out": out, "status": record["status"], "best": record["best"] and record["best"]["headline"]}
 
 
+def _score_e2e(args) -> dict:
+    from lora_bench.metrics_nlg import score_files
+
+    return score_files(args.predictions, args.references)
+
+
 def _validate(args) -> dict:
     from lora_bench import config as lb_config
 
@@ -58,6 +64,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int)
     p.add_argument("--out")
     p.set_defaults(fn=_train)
+
+    p = sub.add_parser("score-e2e", help="score outputs with the official E2E metrics (BLEU NIST METEOR ROUGE_L CIDEr)")
+    p.add_argument("--predictions", required=True, help="one output per line, in the references' MR order")
+    p.add_argument("--references", required=True,
+                   help="official format: the references of one MR on consecutive lines, a blank line between MRs")
+    p.set_defaults(fn=_score_e2e)
 
     p = sub.add_parser("validate", help="check a config and count its runs")
     p.add_argument("config")
