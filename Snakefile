@@ -15,11 +15,14 @@ if not workflow.overwrite_configfiles:
 include: "workflow/rules/common.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/tables.smk"
+include: "workflow/rules/nlg.smk"
 
 
 rule all:
     default_target: True
     input:
         RUN_OUTPUTS,
+        E2E_RUN_OUTPUTS,
+        WEBNLG_DART_RUN_OUTPUTS,
         TABLES,
         FIGURES,

@@ -11,8 +11,9 @@ except lb_config.ConfigError as e:
 RESULTS = CFG["results_dir"]
 RUNS = lb_config.runs(CFG)
 RUN_OUTPUTS = [f"{lb_config.run_dir(CFG, k)}/metrics.json" for k in RUNS]
-TABLES = [f"{RESULTS}/tables/table2_glue.csv", f"{RESULTS}/tables/table2_glue.md"]
-FIGURES = [f"{RESULTS}/figures/fig_glue_params.png"]
+# A profile may hold only the NLG grid: then there is no GLUE table to make.
+TABLES = [f"{RESULTS}/tables/table2_glue.csv", f"{RESULTS}/tables/table2_glue.md"] if RUNS else []
+FIGURES = [f"{RESULTS}/figures/fig_glue_params.png"] if RUNS else []
 
 RUN_PATTERN = "{model}/{task}/{method}/r{rank}/seed{seed}"
 

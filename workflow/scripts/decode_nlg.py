@@ -1,0 +1,7 @@
+from pathlib import Path
+
+from lora_bench.nlg import decode
+from lora_bench.provenance import log_to
+
+with log_to(snakemake.log[0]):  # noqa: F821
+    decode(snakemake.params.spec, Path(snakemake.output.record).parent, threads=snakemake.threads)  # noqa: F821
