@@ -40,7 +40,8 @@ def _validate(args) -> dict:
     from lora_bench import config as lb_config
 
     cfg = lb_config.load(args.config)
-    return {"config": args.config, "runs": len(lb_config.runs(cfg)), "valid": True}
+    return {"config": args.config, "runs": len(lb_config.runs(cfg)), "nlg_runs": len(lb_config.nlg_runs(cfg)),
+            "valid": True}
 
 
 def main(argv: list[str] | None = None) -> None:

