@@ -174,7 +174,13 @@ def _dequantized_dir(entry: ModelEntry) -> Path | None:
     tmp = target.with_name(f".{entry.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(tmp)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    # Its tensors are already dequantised fp32, but transformers marks a GGUF-loaded model as quantised and will not
+    # save it: copy them into a plain model of the same config.
+    config = loaded.config.to_dict()
+    config.pop("quantization_config", None)
+    model = AutoModelForCausalLM.from_config(AutoConfig.for_model(**config), dtype=torch.float32)
+    model.load_state_dict(loaded.state_dict())
     model.save_pretrained(tmp)
     target.parent.mkdir(parents=True, exist_ok=True)
     try:

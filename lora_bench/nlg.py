@@ -187,10 +187,13 @@ def generate(model, tok, sources: list[str], d: dict, max_length: int) -> list[s
 
 
 def eval_entries(spec: dict) -> tuple[list[dict], str]:
-    """The evaluation MRs of a run: the task's test split, or its first `decode.test_size` MRs."""
+    """The evaluation MRs of a run: the task's test split, or `decode.test_size` of them drawn with the data seed
+    (the same MRs for every run; the split is sorted by restaurant name, so its first MRs would not be typical)."""
     entries, src = load_split(spec["task"], get_task(spec["task"]).eval_split, spec["data_dir"])
     n = spec["decode"]["test_size"]
-    return (entries[:n] if n else entries), src
+    if n and n < len(entries):
+        entries = [entries[i] for i in sorted(np.random.RandomState(DATA_SEED).permutation(len(entries))[:n])]
+    return entries, src
 
 
 def decode(spec: dict, run_dir: str | Path, threads: int = 1) -> dict:
