@@ -30,6 +30,16 @@ def _train(args) -> dict:
     return {"out": out, "status": record["status"], "best": record["best"] and record["best"]["headline"]}
 
 
+def _prefetch(args) -> dict:
+    from lora_bench import config as lb_config
+    from lora_bench.prefetch import prefetch
+
+    cfg = lb_config.load(args.config)
+    resources = args.resources or cfg["resources_dir"]
+    return {"resources": resources, "items": prefetch(cfg, resources),
+            "run offline with": f"--config model_dir={resources}/models data_dir={resources}/data"}
+
+
 def _validate(args) -> dict:
     from lora_bench import config as lb_config
 
@@ -58,6 +68,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int)
     p.add_argument("--out")
     p.set_defaults(fn=_train)
+
+    p = sub.add_parser("prefetch", help="put every model and dataset a config needs into resources_dir (air-gapped runs)")
+    p.add_argument("--config", default="config.yaml")
+    p.add_argument("--resources", help="target folder (default: the config's resources_dir)")
+    p.set_defaults(fn=_prefetch)
 
     p = sub.add_parser("validate", help="check a config and count its runs")
     p.add_argument("config")

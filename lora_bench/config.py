@@ -23,12 +23,14 @@ DEFAULTS = {
     "data_dir": "../shared/data",
     "model_dir": None,
     "results_dir": "results",
+    "resources_dir": "resources",
     "threads_per_run": 1,
+    "mem_mb_per_run": 4000,
     "paper_reference_model": "roberta-base",
     "train": {
         "epochs": 3, "batch_size": 16, "max_length": 128, "lr": 1e-4, "warmup_ratio": 0.06,
         "weight_decay": 0.01, "max_grad_norm": 1.0, "train_size": None, "eval_size": None, "group_by_length": True,
-        "save_weights": False,
+        "save_weights": False, "devices": 1, "grad_accumulation": 1, "precision": "fp32", "checkpoint": False,
     },
 }
 

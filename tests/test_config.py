@@ -67,3 +67,19 @@ def test_a_named_variant_configures_a_registered_method():
     cfg["methods"] = {"lora_q": {"method": "lorax", "ranks": [4]}}
     with pytest.raises(C.ConfigError, match="methods.lora_q.method: unknown method 'lorax'"):
         C.validate(cfg)
+
+
+def test_paper_and_released_scripts_profiles_differ_where_the_scripts_do():
+    paper = C.load(REPO / "configs" / "paper-v2.yaml")
+    released = C.load(REPO / "configs" / "released-scripts.yaml")
+    assert len(paper["tasks"]) == 8 and len(paper["seeds"]) == 5 and paper["models"] == ["roberta-base"]
+
+    def global_batch(spec):
+        return spec["train"]["batch_size"] * spec["train"]["devices"] * spec["train"]["grad_accumulation"]
+
+    for task in paper["tasks"]:
+        key = C.RunKey("roberta-base", task, "lora", 8, 0)
+        p, r = C.run_spec(paper, key), C.run_spec(released, key)
+        assert (p["hparams"]["alpha"], r["hparams"]["alpha"]) == (8, 16)
+        assert global_batch(p) in (16, 32) and global_batch(r) == 8 * global_batch(p)
+        assert (p["train"]["epochs"], p["train"]["lr"]) == (r["train"]["epochs"], r["train"]["lr"])

@@ -1,8 +1,14 @@
-"""The DAG end to end on the smoke profile: tables and figure appear, reruns do only what is missing."""
+"""The DAG end to end on the smoke profile: tables and figure appear, reruns do only what is missing, a killed
+DAG resumes without counting a partial run, a diverged run shows as failed; profiles dry-run; prefetch makes a
+run work without the hub or the original data; the workflow lints and formats clean."""
 
+import json
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -12,10 +18,21 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 
 
-def snakemake(workdir, *args):
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--cores", "2", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+SMOKE = str(REPO / "configs" / "smoke.yaml")
+
+
+def snakemake_cmd(workdir, *args):
+    return [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+            "--cores", "2", *args]
+
+
+def snakemake(workdir, *args, env=None):
+    return subprocess.run(snakemake_cmd(workdir, *args), capture_output=True, text=True, timeout=900, env=env)
+
+
+def job_counts(log: str) -> dict[str, int]:
+    """Snakemake's 'Job stats' table: rule → number of jobs."""
+    return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", log, flags=re.M)}
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +87,98 @@ def test_bad_config_fails_before_any_job(tmp_path, data_dir):
     assert r.returncode != 0
     assert "unknown method 'lorax'" in r.stdout + r.stderr
     assert not (tmp_path / "results").exists()
+
+
+# Each workflow profile with one config profile (the smoke profile runs for real above): every pair dry-runs.
+@pytest.mark.parametrize("profile,configfile", [
+    ("default", "config.yaml"),
+    ("slurm", "configs/paper-v2.yaml"),
+    ("kubernetes", "configs/released-scripts.yaml"),
+])
+def test_profiles_dry_run(tmp_path, profile, configfile):
+    from lora_bench import config as C
+
+    cfg = C.load(REPO / configfile)
+    r = snakemake(tmp_path, "-n", "--workflow-profile", str(REPO / "profiles" / profile),
+                  "--configfile", str(REPO / configfile))
+    log = r.stdout + r.stderr
+    assert r.returncode == 0, log[-3000:]
+    assert job_counts(log)["train_glue"] == len(C.runs(cfg))
+    if profile == "slurm":  # one GPU per run, memory from the config on the first attempt
+        train = [line for line in log.splitlines() if "resources:" in line and "gpu=1" in line]
+        assert len(train) == len(C.runs(cfg))
+        assert all(f"mem_mb={cfg['mem_mb_per_run']}," in line and "cpus_per_gpu=4" in line for line in train)
+
+
+def test_workflow_lints_and_formats_clean():
+    lint = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], cwd=REPO, capture_output=True, text=True)
+    assert "Congratulations, your workflow is in a good condition!" in lint.stdout + lint.stderr, lint.stdout
+    fmt = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "."], cwd=REPO, capture_output=True, text=True)
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+def test_prefetch_then_run_without_hub_or_original_data(tmp_path, data_dir):
+    from lora_bench import config as C
+    from lora_bench.prefetch import prefetch
+
+    res = tmp_path / "resources"
+    r = snakemake(tmp_path, "prefetch", "--configfile", SMOKE, "--config", f"data_dir={data_dir}",
+                  f"resources_dir={res}")
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    assert (res / "models" / "minilm-l6" / "model.safetensors").exists()  # tiny-bert's tokenizer comes from it
+    assert {p.name for p in (res / "data" / "glue" / "sst2").iterdir()} == {"train.jsonl", "validation.jsonl"}
+
+    env = {k: v for k, v in os.environ.items() if k != "LORA_BENCH_DATA_DIR"}
+    env |= {"LORA_BENCH_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    target = "results/runs/tiny-bert/sst2/lora/r2/seed0/metrics.json"
+    r = snakemake(tmp_path, target, "--configfile", SMOKE, "--config", f"data_dir={res}/data",
+                  f"model_dir={res}/models", env=env)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    record = json.loads((tmp_path / target).read_text())
+    prov = record["provenance"]
+    assert record["status"] == "ok" and prov["hf_offline"]
+    assert prov["tokenizer_source"].startswith(str(res))
+    assert all(d["source"].startswith(str(res)) and d["sha256"] for d in prov["data"].values())
+
+    # the command-line path: everything already there is kept
+    cfg = C.validate(yaml.safe_load(Path(SMOKE).read_text()) | {"data_dir": str(data_dir)})
+    assert {item["source"] for item in prefetch(cfg, res)} == {"present"}
+
+
+def test_killed_dag_resumes_without_counting_a_partial_run(tmp_path, data_dir):
+    """Kill the whole DAG (Snakemake and its jobs, SIGKILL: a lost node) after its first finished run, rerun:
+    only the missing runs train, and the table counts each run once. One run diverges (NaN loss) on purpose:
+    it is recorded as failed and shown as failed, and aggregation goes on."""
+    cfg = yaml.safe_load(Path(SMOKE).read_text()) | {"data_dir": str(data_dir)}
+    cfg["methods"]["ft_diverged"] = {"method": "ft", "train": {"lr": 1.0e12, "max_grad_norm": None}}
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
+    work, first_log = tmp_path / "work", tmp_path / "first.log"
+    cmd = snakemake_cmd(work, "--configfile", str(tmp_path / "cfg.yaml"))
+    with open(first_log, "w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 600
+    while not re.search(r"^1 of \d+ steps", first_log.read_text(), flags=re.M):
+        assert proc.poll() is None, "the DAG ended before it could be killed:\n" + first_log.read_text()[-3000:]
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = {p: p.stat().st_mtime_ns for p in (work / "results" / "runs").rglob("metrics.json")}
+    assert 1 <= len(done) < 6, first_log.read_text()[-3000:]
+
+    assert snakemake(work, "--unlock", "--configfile", str(tmp_path / "cfg.yaml")).returncode == 0  # a hard kill leaves the lock
+    r = snakemake(work, "--configfile", str(tmp_path / "cfg.yaml"))
+    log = r.stdout + r.stderr
+    assert r.returncode == 0, log[-3000:]
+    kept = [p for p, mtime in done.items() if p.stat().st_mtime_ns == mtime]
+    print(f"finished before the kill: {len(done)}, kept: {len(kept)}, job counts of the rerun: {job_counts(log)}")
+    assert kept and job_counts(log)["train_glue"] == 6 - len(kept)
+
+    table = pd.read_csv(work / "results/tables/table2_glue.csv")
+    assert len(table) == 6 and ((table.n_seeds + table.n_failed) == 1).all()
+    diverged = table.set_index("method").loc["ft_diverged"]
+    assert diverged.n_failed == 1 and diverged.n_seeds == 0 and "non-finite loss" in diverged.failed_reasons
+    assert (table[table.method != "ft_diverged"].n_failed == 0).all()
+    md = (work / "results/tables/table2_glue.md").read_text()
+    assert re.search(r"\| ft_diverged .*\| failed ×1 ", md), md
+    assert (work / "results/figures/fig_glue_params.png").exists()

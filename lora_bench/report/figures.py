@@ -20,7 +20,8 @@ def glue_params(table_csv: str | Path, out: str | Path) -> None:
     fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.6), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         sub = t[(t.task == task)]
-        for model, ms in sub.groupby("model"):
+        failed = sorted(set(sub.method[sub["median"].isna()]))  # every seed failed: no point to draw
+        for model, ms in sub[sub["median"].notna()].groupby("model"):
             for method, g in ms.groupby("method"):
                 g = g.sort_values("trainable_params")
                 ax.errorbar(g.trainable_params, g["median"], yerr=g["std"].fillna(0), marker="o", capsize=3,
@@ -31,7 +32,7 @@ def glue_params(table_csv: str | Path, out: str | Path) -> None:
                                     textcoords="offset points", xytext=(3, 3))
         ax.axhline(sub.baseline.iloc[0], color="grey", ls="--", lw=1, label="trivial baseline")
         ax.set_xscale("log")
-        ax.set_title(f"{task} ({sub.metric.iloc[0]})")
+        ax.set_title(f"{task} ({sub.metric.iloc[0]})" + (f"\nfailed: {', '.join(failed)}" if failed else ""))
         ax.set_xlabel("trainable parameters (excl. head)")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("dev metric × 100 (median over seeds)")

@@ -85,6 +85,8 @@ def to_markdown(table: pd.DataFrame) -> str:
             papers = [r["paper"] for r in sub if pd.notna(r["paper"])]
             full = len(papers) == len(sub)
             avg = f"{avg_ours:.1f}" + (f" [{np.mean(papers):.1f}] Δ {avg_ours - np.mean(papers):+.1f}" if full else "")
+            if np.isnan(avg_ours):  # a task with every seed failed: no average to show
+                avg = "-"
             first = sub[0]
             paper_params = (f"{first['paper_label']} {first['paper_model']} {first['paper_params_m']}M"
                             if first["paper_label"] else "-")

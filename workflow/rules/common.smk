@@ -2,6 +2,8 @@
 from snakemake.exceptions import WorkflowError
 
 from lora_bench import config as lb_config
+from lora_bench import prefetch as lb_prefetch
+from lora_bench.provenance import code_version
 
 try:
     CFG = lb_config.validate(config)
@@ -16,6 +18,12 @@ FIGURES = [f"{RESULTS}/figures/fig_glue_params.png"]
 
 RUN_PATTERN = "{model}/{task}/{method}/r{rank}/seed{seed}"
 
+# The software every rule runs with, for `--sdm conda` (relative to the rule files, all in workflow/rules).
+ENV = "../envs/lora-bench.yaml"
+
+# A hash of the package's training code, a param of every training job: editing that code reruns the runs.
+TRAINING_CODE = code_version()
+
 
 wildcard_constraints:
     rank=r"\d+",
@@ -23,6 +31,4 @@ wildcard_constraints:
 
 
 def run_key(wildcards):
-    return lb_config.RunKey(
-        wildcards.model, wildcards.task, wildcards.method, int(wildcards.rank), int(wildcards.seed)
-    )
+    return lb_config.RunKey(wildcards.model, wildcards.task, wildcards.method, int(wildcards.rank), int(wildcards.seed))

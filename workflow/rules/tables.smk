@@ -26,6 +26,8 @@ rule aggregate_table2_glue:
         md=f"{RESULTS}/tables/table2_glue.md",
     log:
         f"{RESULTS}/logs/table2_glue.log",
+    conda:
+        ENV
     params:
         reference=CFG["paper_reference_model"],
     script:
@@ -39,5 +41,7 @@ rule plot_fig_glue_params:
         f"{RESULTS}/figures/fig_glue_params.png",
     log:
         f"{RESULTS}/logs/fig_glue_params.log",
+    conda:
+        ENV
     script:
         "../scripts/fig_glue_params.py"
