@@ -189,7 +189,8 @@ def run(spec: dict, out: str | Path, threads: int = 1) -> dict:
         assert not unexpected and not set(resumed["model"]) & set(missing), "checkpoint does not fit the model"
         opt.load_state_dict(resumed["optimizer"])
         sched.load_state_dict(resumed["scheduler"])
-        scaler.load_state_dict(resumed["scaler"])
+        if resumed["scaler"]:  # empty when saved without fp16 loss scaling
+            scaler.load_state_dict(resumed["scaler"])
         set_rng_states(resumed["rng"], gen)
         epochs, train_tokens, train_time = resumed["epochs"], resumed["train_tokens"], resumed["train_time"]
         optimizer_steps, elapsed_before = resumed["optimizer_steps"], resumed["elapsed"]

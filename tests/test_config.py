@@ -83,3 +83,18 @@ def test_paper_and_released_scripts_profiles_differ_where_the_scripts_do():
         assert (p["hparams"]["alpha"], r["hparams"]["alpha"]) == (8, 16)
         assert global_batch(p) in (16, 32) and global_batch(r) == 8 * global_batch(p)
         assert (p["train"]["epochs"], p["train"]["lr"]) == (r["train"]["epochs"], r["train"]["lr"])
+
+
+def test_conda_env_holds_every_dependency():
+    """workflow/envs/lora-bench.yaml is what `--sdm conda` jobs run with; it must not drift from pyproject.toml."""
+    import tomllib
+
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    env = yaml.safe_load((REPO / "workflow" / "envs" / "lora-bench.yaml").read_text())["dependencies"]
+    names = {str(d).split("=")[0].split(">")[0].split("<")[0].strip() for d in env if isinstance(d, str)}
+    names |= {d.split("=")[0] for d in next(d["pip"] for d in env if isinstance(d, dict))}
+    conda_name = {"torch": "pytorch", "matplotlib": "matplotlib-base"}
+    for dep in deps:
+        name = dep.split("[")[0].split(">")[0].split("=")[0].split("<")[0].strip()
+        if name != "snakemake":  # jobs import the Snakemake that runs them
+            assert conda_name.get(name, name) in names, name

@@ -98,8 +98,11 @@ def test_accumulated_micro_batches_train_like_one_big_batch(tmp_path, data_dir, 
         torch.testing.assert_close(b[name], a[name], rtol=1e-4, atol=1e-6)
 
 
-def test_interrupted_run_resumes_from_its_last_epoch(tmp_path, data_dir, monkeypatch):
-    spec = _spec(data_dir, epochs=3, checkpoint=True)
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_interrupted_run_resumes_from_its_last_epoch(tmp_path, data_dir, monkeypatch, precision):
+    if precision != "fp32":  # the GPU's autocast and loss-scaling path, run on the CPU (torch has both there)
+        monkeypatch.setattr(train, "autocast_dtype", lambda p, device: train.AUTOCAST[p])
+    spec = _spec(data_dir, epochs=3, checkpoint=True, precision=precision, grad_accumulation=2)
     reference = run(spec, tmp_path / "reference" / "metrics.json")
     assert not (tmp_path / "reference" / "checkpoint.pt").exists(), "a finished run keeps no checkpoint"
 
@@ -120,6 +123,7 @@ def test_interrupted_run_resumes_from_its_last_epoch(tmp_path, data_dir, monkeyp
     monkeypatch.setattr(train, "evaluate", real)
     resumed = run(spec, out)
     assert resumed["resumed_after_epoch"] == 2 and resumed["status"] == "ok"
+    assert resumed["precision"] == precision and resumed["global_batch"] == 16
     assert [e["train_loss"] for e in resumed["epochs"]] == [e["train_loss"] for e in reference["epochs"]]
     assert [e["metrics"] for e in resumed["epochs"]] == [e["metrics"] for e in reference["epochs"]]
     assert resumed["optimizer_steps"] == reference["optimizer_steps"]
