@@ -15,6 +15,10 @@ if not workflow.overwrite_configfiles:
 include: "workflow/rules/common.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/tables.smk"
+include: "workflow/rules/compare.smk"
+
+
+report: "workflow/report/workflow.rst"
 
 
 rule all:

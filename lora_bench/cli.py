@@ -5,15 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 
 def _params(args) -> dict:
-    from lora_bench.methods import apply_method, count_parameters
+    from lora_bench.methods import apply_method, count_parameters, load_plugins
     from lora_bench.models import build_random
 
+    load_plugins(args.plugin)
     # Built on the meta device: the architecture without memory or weights, so any size counts instantly.
     model = build_random(args.model, num_labels=args.num_labels, device="meta")
-    apply_method(model, args.method, rank=args.rank, **json.loads(args.hparams))
+    model = apply_method(model, args.method, rank=args.rank, **json.loads(args.hparams))
     return {"model": args.model, "method": args.method, "rank": args.rank, **count_parameters(model)}
 
 
@@ -28,6 +30,16 @@ def _train(args) -> dict:
     out = args.out or f"{lb_config.run_dir(cfg, key)}/metrics.json"
     record = run(lb_config.run_spec(cfg, key), out, threads=args.threads or cfg["threads_per_run"])
     return {"out": out, "status": record["status"], "best": record["best"] and record["best"]["headline"]}
+
+
+def _export_peft(args) -> dict:
+    from lora_bench.interop import rebuild, save_peft_lora
+    from lora_bench.models import resolve
+
+    model = rebuild(args.run_dir)
+    spec = json.loads((Path(args.run_dir) / "metrics.json").read_text())["spec"]
+    out = save_peft_lora(model, args.out or Path(args.run_dir) / "peft", base_model=resolve(spec["model"], spec["model_dir"]))
+    return {"out": str(out), "files": sorted(p.name for p in out.iterdir())}
 
 
 def _validate(args) -> dict:
@@ -47,6 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rank", type=int, default=0)
     p.add_argument("--num-labels", type=int, default=2)
     p.add_argument("--hparams", default="{}", help="method hyper-parameters as JSON, e.g. '{\"targets\": [\"q\"]}'")
+    p.add_argument("--plugin", action="append", default=[], help="a plugin file or module defining the method")
     p.set_defaults(fn=_params)
 
     p = sub.add_parser("train", help="run one (model, task, method, rank, seed) of a config's grid")
@@ -58,6 +71,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int)
     p.add_argument("--out")
     p.set_defaults(fn=_train)
+
+    p = sub.add_parser("export-peft", help="write a finished LoRA run (saved with train.save_weights) in peft's layout")
+    p.add_argument("run_dir", help="the run's folder, holding metrics.json and weights.safetensors")
+    p.add_argument("--out", help="target folder (default: <run_dir>/peft)")
+    p.set_defaults(fn=_export_peft)
 
     p = sub.add_parser("validate", help="check a config and count its runs")
     p.add_argument("config")

@@ -20,7 +20,7 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from lora_bench.config import spec_hash
 from lora_bench.data.glue import get_task, load_split, sha256_of
-from lora_bench.methods import apply_method, count_parameters
+from lora_bench.methods import apply_method, count_parameters, get_method, load_plugins, plugin_source
 from lora_bench.metrics import glue_metrics, trivial_baseline
 from lora_bench.models import get_entry, load_for_classification, resolve
 from lora_bench.provenance import git_state, machine, versions, write_json_atomic
@@ -80,6 +80,8 @@ def evaluate(model, loader, task, device) -> dict[str, float]:
 def run(spec: dict, out: str | Path, threads: int = 1) -> dict:
     """Train and evaluate one configuration; write `out` (metrics.json) atomically and return the record."""
     start = time.perf_counter()
+    load_plugins([spec["plugin"]] if spec.get("plugin") else [])  # this process registers the run's method too
+    method = get_method(spec["base_method"])
     torch.set_num_threads(threads)
     seed_everything(spec["seed"])
     device = pick_device()
@@ -95,7 +97,7 @@ def run(spec: dict, out: str | Path, threads: int = 1) -> dict:
         eval_raw[split] = ds.select(range(min(t["eval_size"], len(ds)))) if t["eval_size"] else ds
 
     model, tok = load_for_classification(spec["model"], task.num_labels, spec["model_dir"])
-    apply_method(model, spec["base_method"], rank=spec["rank"], **spec["hparams"])
+    model = apply_method(model, spec["base_method"], rank=spec["rank"], **spec["hparams"])
     model.to(device)
     params = count_parameters(model)
 
@@ -121,7 +123,7 @@ def run(spec: dict, out: str | Path, threads: int = 1) -> dict:
     sched = get_linear_schedule_with_warmup(opt, math.ceil(t["warmup_ratio"] * total_steps), total_steps)
 
     epochs, status, reason = [], "ok", None
-    train_tokens, train_time = 0, 0.0
+    train_tokens, train_time, global_step = 0, 0.0, 0
     headline_split, headline_metric = task.headline
     for epoch in range(1, t["epochs"] + 1):
         model.train()
@@ -138,6 +140,9 @@ def run(spec: dict, out: str | Path, threads: int = 1) -> dict:
                 torch.nn.utils.clip_grad_norm_(trainable, t["max_grad_norm"])
             opt.step()
             sched.step()
+            global_step += 1
+            if method.after_step:  # e.g. AdaLoRA's rank reallocation, which reads this step's gradients
+                method.after_step(model, global_step)
             opt.zero_grad(set_to_none=True)
             losses.append(loss.item())
             train_tokens += int(batch["attention_mask"].sum())
@@ -183,6 +188,8 @@ def run(spec: dict, out: str | Path, threads: int = 1) -> dict:
             else resolve(spec["model"], spec["model_dir"]),
             "data": {split: {"source": src, "sha256": sha256_of(src)} for split, src in sources.items()},
             "hf_offline": os.environ.get("HF_HUB_OFFLINE") == "1",
+            **({"plugin": {"entry": spec["plugin"], "sha256": sha256_of(plugin_source(spec["plugin"]))}}
+               if spec.get("plugin") else {}),
         },
     }
     if t["save_weights"]:
