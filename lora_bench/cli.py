@@ -34,11 +34,13 @@ def _train(args) -> dict:
 
 def _export_peft(args) -> dict:
     from lora_bench.interop import rebuild, save_peft_lora
-    from lora_bench.models import resolve
+    from lora_bench.models import get_entry, resolve
 
     model = rebuild(args.run_dir)
     spec = json.loads((Path(args.run_dir) / "metrics.json").read_text())["spec"]
-    out = save_peft_lora(model, args.out or Path(args.run_dir) / "peft", base_model=resolve(spec["model"], spec["model_dir"]))
+    # peft records where the base model comes from; a random-init test model has no such place.
+    base = None if get_entry(spec["model"]).random_init else resolve(spec["model"], spec["model_dir"])
+    out = save_peft_lora(model, args.out or Path(args.run_dir) / "peft", base_model=base)
     return {"out": str(out), "files": sorted(p.name for p in out.iterdir())}
 
 
@@ -84,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         result = args.fn(args)
-    except (KeyError, ValueError, TypeError, FileNotFoundError) as e:
+    except (KeyError, ValueError, TypeError, FileNotFoundError, ImportError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"error: {msg}", file=sys.stderr)
         raise SystemExit(2) from None

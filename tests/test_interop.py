@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from lora_bench import apply_method, config as C
+from lora_bench.cli import main
 from lora_bench.interop import rebuild, save_peft_lora
 from lora_bench.methods.lora import lora_layers
 from lora_bench.models import build_random
@@ -64,7 +65,7 @@ def test_a_finished_run_exports(tmp_path, data_dir):
     run(C.run_spec(cfg, C.runs(cfg)[0]), tmp_path / "metrics.json")
     model = rebuild(tmp_path)
     assert any(torch.count_nonzero(b.weight) for layer in lora_layers(model) for b in layer.lora_B)  # trained
-    save_peft_lora(model, tmp_path / "peft")
+    main(["export-peft", str(tmp_path)])  # → <run>/peft
     assert json.loads((tmp_path / "peft" / "adapter_config.json").read_text())["modules_to_save"] == ["classifier", "pooler"]
     torch.manual_seed(3)
     base = build_random("tiny-bert", num_labels=2)
