@@ -16,6 +16,10 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/prefetch.smk"
+include: "workflow/rules/compare.smk"
+
+
+report: "workflow/report/workflow.rst"
 
 
 rule all:

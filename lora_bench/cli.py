@@ -5,15 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 
 def _params(args) -> dict:
-    from lora_bench.methods import apply_method, count_parameters
+    from lora_bench.methods import apply_method, count_parameters, load_plugins
     from lora_bench.models import build_random
 
+    load_plugins(args.plugin)
     # Built on the meta device: the architecture without memory or weights, so any size counts instantly.
     model = build_random(args.model, num_labels=args.num_labels, device="meta")
-    apply_method(model, args.method, rank=args.rank, **json.loads(args.hparams))
+    model = apply_method(model, args.method, rank=args.rank, **json.loads(args.hparams))
     return {"model": args.model, "method": args.method, "rank": args.rank, **count_parameters(model)}
 
 
@@ -40,6 +42,18 @@ def _prefetch(args) -> dict:
             "run offline with": f"--config model_dir={resources}/models data_dir={resources}/data"}
 
 
+def _export_peft(args) -> dict:
+    from lora_bench.interop import rebuild, save_peft_lora
+    from lora_bench.models import get_entry, resolve
+
+    model = rebuild(args.run_dir)
+    spec = json.loads((Path(args.run_dir) / "metrics.json").read_text())["spec"]
+    # peft records where the base model comes from; a random-init test model has no such place.
+    base = None if get_entry(spec["model"]).random_init else resolve(spec["model"], spec["model_dir"])
+    out = save_peft_lora(model, args.out or Path(args.run_dir) / "peft", base_model=base)
+    return {"out": str(out), "files": sorted(p.name for p in out.iterdir())}
+
+
 def _validate(args) -> dict:
     from lora_bench import config as lb_config
 
@@ -57,6 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rank", type=int, default=0)
     p.add_argument("--num-labels", type=int, default=2)
     p.add_argument("--hparams", default="{}", help="method hyper-parameters as JSON, e.g. '{\"targets\": [\"q\"]}'")
+    p.add_argument("--plugin", action="append", default=[], help="a plugin file or module defining the method")
     p.set_defaults(fn=_params)
 
     p = sub.add_parser("train", help="run one (model, task, method, rank, seed) of a config's grid")
@@ -74,6 +89,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--resources", help="target folder (default: the config's resources_dir)")
     p.set_defaults(fn=_prefetch)
 
+    p = sub.add_parser("export-peft", help="write a finished LoRA run (saved with train.save_weights) in peft's layout")
+    p.add_argument("run_dir", help="the run's folder, holding metrics.json and weights.safetensors")
+    p.add_argument("--out", help="target folder (default: <run_dir>/peft)")
+    p.set_defaults(fn=_export_peft)
+
     p = sub.add_parser("validate", help="check a config and count its runs")
     p.add_argument("config")
     p.set_defaults(fn=_validate)
@@ -81,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         result = args.fn(args)
-    except (KeyError, ValueError, TypeError, FileNotFoundError) as e:
+    except (KeyError, ValueError, TypeError, FileNotFoundError, ImportError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"error: {msg}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -16,7 +16,7 @@ import jsonschema
 import yaml
 
 from lora_bench.data.glue import TASKS
-from lora_bench.methods import METHODS
+from lora_bench.methods import ENTRY_POINT_GROUP, get_method, load_plugins
 from lora_bench.models import MODELS
 
 DEFAULTS = {
@@ -63,6 +63,14 @@ def validate(config: dict) -> dict:
               for e in jsonschema.Draft202012Validator(schema()).iter_errors(config)]
     if errors:
         raise ConfigError("invalid config:\n  " + "\n  ".join(sorted(errors)))
+    # Plugins first: the methods they register are checked below like the built-in ones.
+    entry = f"the installed {ENTRY_POINT_GROUP!r} entry points"
+    try:
+        load_plugins()
+        for entry in config.get("plugins") or []:
+            load_plugins([entry])
+    except Exception as e:  # whatever the plugin's code raised, named with the plugin
+        raise ConfigError(f"invalid config:\n  plugins: cannot load {entry}: {type(e).__name__}: {e}") from e
     cfg = copy.deepcopy(DEFAULTS) | copy.deepcopy(config)
     cfg["train"] = DEFAULTS["train"] | (config.get("train") or {})
     cfg["tasks"] = {t: s or {} for t, s in cfg["tasks"].items()}
@@ -76,11 +84,12 @@ def validate(config: dict) -> dict:
             errors.append(f"tasks: unknown task {t!r}; known: {', '.join(TASKS)}")
     for name, m in cfg["methods"].items():
         base = m.get("method", name)
-        if base not in METHODS:
+        try:
+            method = get_method(base)
+        except KeyError as e:
             where = f"methods.{name}.method" if "method" in m else "methods"
-            errors.append(f"{where}: unknown method {base!r}; known: {', '.join(sorted(METHODS))}")
+            errors.append(f"{where}: {e.args[0]}")
             continue
-        method = METHODS[base]
         if method.uses_rank and not m.get("ranks"):
             errors.append(f"methods.{name}: needs 'ranks' (a list of integers >= 1)")
         if not method.uses_rank and "ranks" in m:
@@ -89,12 +98,39 @@ def validate(config: dict) -> dict:
         if unknown:
             errors.append(f"methods.{name}.hparams: unknown {sorted(unknown)}; "
                           f"{name} takes {sorted(method.hparam_names()) or 'none'}")
+        elif method.check:
+            for rank in m.get("ranks") or [0]:
+                try:
+                    method.check(rank, m.get("hparams") or {})
+                except ValueError as e:
+                    errors.append(f"methods.{name}.hparams: {e}")
         for t in m.get("tasks") or {}:
             if t not in cfg["tasks"]:
                 errors.append(f"methods.{name}.tasks: {t!r} is not among the config's tasks")
+    errors += _compare_errors(cfg)
     if errors:
         raise ConfigError("invalid config:\n  " + "\n  ".join(errors))
     return cfg
+
+
+def _compare_errors(cfg: dict) -> list[str]:
+    """The `compare:` section names methods of the grid; its baseline is one (method, rank). Fills in the rank."""
+    c = cfg.get("compare")
+    if c is None:
+        return []
+    errors = [f"compare.methods: {m!r} is not under methods:" for m in c.get("methods") or [] if m not in cfg["methods"]]
+    base = c["baseline"]
+    if base not in cfg["methods"]:
+        return errors + [f"compare.baseline: {base!r} is not under methods: ({', '.join(cfg['methods'])})"]
+    ranks = cfg["methods"][base].get("ranks") or [0]
+    rank = c.get("baseline_rank")
+    if rank is None and len(ranks) > 1:
+        errors.append(f"compare.baseline_rank: {base} runs ranks {ranks}; say which one is the baseline")
+    elif rank is not None and rank not in ranks:
+        errors.append(f"compare.baseline_rank: {rank} is not among {base}'s ranks {ranks}")
+    c["baseline_rank"] = ranks[0] if rank is None else rank
+    c["methods"] = c.get("methods") or list(cfg["methods"])
+    return errors
 
 
 def runs(cfg: dict) -> list[RunKey]:
@@ -117,9 +153,12 @@ def run_spec(cfg: dict, key: RunKey) -> dict:
     m = cfg["methods"][key.method]
     per_task = (m.get("tasks") or {}).get(key.task) or {}
     train = cfg["train"] | cfg["tasks"][key.task] | (m.get("train") or {}) | per_task
+    plugin = get_method(m.get("method", key.method)).plugin
     return {
         **asdict(key),
         "base_method": m.get("method", key.method),
+        # Only a plugin method's runs name their plugin: adding a plugin leaves every other run's spec as it was.
+        **({"plugin": plugin} if plugin else {}),
         "hparams": m.get("hparams") or {},
         "train": train,
         "data_dir": cfg["data_dir"],

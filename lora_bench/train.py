@@ -26,7 +26,7 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from lora_bench.config import spec_hash
 from lora_bench.data.glue import get_task, load_split, sha256_of
-from lora_bench.methods import apply_method, count_parameters
+from lora_bench.methods import apply_method, count_parameters, get_method, load_plugins, plugin_source
 from lora_bench.metrics import glue_metrics, trivial_baseline
 from lora_bench.models import get_entry, load_for_classification, resolve
 from lora_bench.provenance import code_version, git_state, machine, versions, write_json_atomic
@@ -135,6 +135,8 @@ def evaluate(model, loader, task, device, amp_dtype=None) -> dict[str, float]:
 def run(spec: dict, out: str | Path, threads: int = 1) -> dict:
     """Train and evaluate one configuration; write `out` (metrics.json) atomically and return the record."""
     start = time.perf_counter()
+    load_plugins([spec["plugin"]] if spec.get("plugin") else [])  # this process registers the run's method too
+    method = get_method(spec["base_method"])
     torch.set_num_threads(threads)
     seed_everything(spec["seed"])
     device = pick_device()
@@ -152,7 +154,7 @@ def run(spec: dict, out: str | Path, threads: int = 1) -> dict:
         eval_raw[split] = ds.select(range(min(t["eval_size"], len(ds)))) if t["eval_size"] else ds
 
     model, tok = load_for_classification(spec["model"], task.num_labels, spec["model_dir"])
-    apply_method(model, spec["base_method"], rank=spec["rank"], **spec["hparams"])
+    model = apply_method(model, spec["base_method"], rank=spec["rank"], **spec["hparams"])
     model.to(device)
     params = count_parameters(model)
 
@@ -217,8 +219,10 @@ def run(spec: dict, out: str | Path, threads: int = 1) -> dict:
                 scaler.step(opt)
                 scaler.update()
                 sched.step()
-                opt.zero_grad(set_to_none=True)
                 optimizer_steps += 1
+                if method.after_step:  # e.g. AdaLoRA's rank reallocation, which reads this step's gradients
+                    method.after_step(model, optimizer_steps)
+                opt.zero_grad(set_to_none=True)
             losses.append(loss.item())
             train_tokens += int(batch["attention_mask"].sum())
             bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
@@ -278,6 +282,8 @@ def run(spec: dict, out: str | Path, threads: int = 1) -> dict:
             "tokenizer_source": resolve(get_entry(spec["model"]).tokenizer_from or spec["model"], spec["model_dir"]),
             "data": {split: {"source": src, "sha256": sha256_of(src)} for split, src in sources.items()},
             "hf_offline": os.environ.get("HF_HUB_OFFLINE") == "1",
+            **({"plugin": {"entry": spec["plugin"], "sha256": sha256_of(plugin_source(spec["plugin"]))}}
+               if spec.get("plugin") else {}),
         },
     }
     if t["save_weights"]:

@@ -38,18 +38,24 @@ def job_counts(log: str) -> dict[str, int]:
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory, data_dir):
     work = tmp_path_factory.mktemp("smoke")
-    r = snakemake(work, "--configfile", str(REPO / "configs" / "smoke.yaml"), "--config", f"data_dir={data_dir}")
+    # The README's plugin, added to the smoke profile by a second config file (Snakemake merges the two).
+    (work / "plugin.yaml").write_text(yaml.safe_dump({
+        "plugins": [str(REPO / "examples" / "plugins" / "lora_sqrt.py")],
+        "methods": {"lora_sqrt": {"ranks": [2], "hparams": {"alpha": 4}}},
+    }))
+    r = snakemake(work, *args(data_dir, work))
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return work
 
 
-def args(data_dir):
-    return ["--configfile", str(REPO / "configs" / "smoke.yaml"), "--config", f"data_dir={data_dir}"]
+def args(data_dir, work):
+    return ["--configfile", str(REPO / "configs" / "smoke.yaml"), str(work / "plugin.yaml"),
+            "--config", f"data_dir={data_dir}"]
 
 
 def test_smoke_dag_writes_table_and_figure(smoke):
     table = pd.read_csv(smoke / "results/tables/table2_glue.csv")
-    assert set(table.method) == {"ft", "bitfit", "lora", "adapter_h", "adapter_l"}
+    assert set(table.method) == {"ft", "bitfit", "lora", "adapter_h", "adapter_l", "lora_sqrt"}
     assert (table.n_seeds == 1).all() and (table.task == "sst2").all()
     assert table.set_index("method").loc["lora", "paper"] == 95.1  # RoBERTa-base LoRA on SST-2
     md = (smoke / "results/tables/table2_glue.md").read_text()
@@ -59,23 +65,48 @@ def test_smoke_dag_writes_table_and_figure(smoke):
 
 
 def test_finished_table_has_nothing_to_do(smoke, data_dir):
-    r = snakemake(smoke, "-n", "table2_glue", *args(data_dir))
+    r = snakemake(smoke, "-n", "table2_glue", "compare", *args(data_dir, smoke))
     assert r.returncode == 0 and "Nothing to be done" in r.stdout + r.stderr, r.stdout + r.stderr
 
 
 def test_deleting_one_run_recomputes_only_that_run(smoke, data_dir):
     runs = sorted((smoke / "results/runs").rglob("metrics.json"))
-    assert len(runs) == 5
+    assert len(runs) == 6
     victim, others = runs[0], runs[1:]
     before = {p: p.stat().st_mtime_ns for p in others}
     victim.unlink()
-    r = snakemake(smoke, "table2_glue", *args(data_dir))
+    r = snakemake(smoke, "table2_glue", *args(data_dir, smoke))
     assert r.returncode == 0, r.stderr[-3000:]
     log = r.stdout + r.stderr
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", log, flags=re.M))
     assert counts.get("train_glue") == "1" and counts.get("aggregate_table2_glue") == "1", log[-2000:]
     assert victim.exists()
     assert {p: p.stat().st_mtime_ns for p in others} == before
+
+
+def test_compare_table_and_pareto_figure(smoke):
+    table = pd.read_csv(smoke / "results/tables/compare.csv")
+    assert set(table.method) == {"ft", "bitfit", "lora", "adapter_h", "adapter_l", "lora_sqrt"}
+    row = table.set_index("method").loc["lora_sqrt"]
+    assert row.vs == "lora r=2" and row.vs_verdict == "too few seeds" and bool(row.few_seeds)  # smoke has 1 seed
+    assert table.pareto_params.any() and table.pareto_memory.any()
+    assert "Against lora r=2" in (smoke / "results/tables/compare.md").read_text()
+    png = smoke / "results/figures/fig_compare_pareto.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_report_is_one_offline_html_file_with_every_table_and_figure(smoke, data_dir):
+    r = snakemake(smoke, "--report", "report.html", *args(data_dir, smoke))
+    assert r.returncode == 0, r.stderr[-3000:]
+    html = (smoke / "report.html").read_text()
+    for name in ("table2_glue.csv", "compare.csv"):
+        assert f"data:text/csv;charset=utf8;filename={name};base64" in html
+    for name in ("fig_glue_params.png", "fig_compare_pareto.png"):
+        assert f"data:image/png;charset=utf8;filename={name};base64" in html
+    for caption in ("Table 2 (GLUE dev), ours beside the paper", "Pareto fronts of the comparison",
+                    "Comparison against the baseline", "GLUE dev metric vs trainable parameters"):
+        assert caption in html
+    assert not re.search(r"<(script|link|img)[^>]+(src|href)=[\"']https?:", html), "the report loads nothing online"
 
 
 def test_bad_config_fails_before_any_job(tmp_path, data_dir):

@@ -42,3 +42,49 @@ def glue_params(table_csv: str | Path, out: str | Path) -> None:
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=130, bbox_inches="tight")
     plt.close(fig)
+
+
+def compare_pareto(compare_csv: str | Path, out: str | Path) -> None:
+    """Per task (columns): metric vs trainable parameters (top, log x) and vs peak training memory (bottom).
+
+    Points are medians over seeds with the bootstrap 95% CI of the mean as error bar; the Pareto front (flags
+    computed in `report.compare`) is drawn as a step line through the circled points."""
+    t = pd.read_csv(compare_csv)
+    t["label"] = [f"{m} r={r}" if r else m for m, r in zip(t.method, t["rank"])]
+    if "vs_verdict" in t:
+        t.loc[t.vs_verdict == "baseline", "label"] += " (baseline)"
+    tasks = list(dict.fromkeys(t.task))
+    labels = list(dict.fromkeys(t.label))
+    colors = dict(zip(labels, plt.cm.tab10.colors * 3))
+    markers = dict(zip(sorted(set(t.model)), "os^Dv"))
+    rows = [("trainable_params", "pareto_params", "trainable parameters (excl. head, log)", "log"),
+            ("peak_memory_mb", "pareto_memory", "peak training memory (MB)", "linear")]
+    fig, axes = plt.subplots(2, len(tasks), figsize=(4.4 * len(tasks), 7.2), squeeze=False)
+    for col, task in enumerate(tasks):
+        sub = t[t.task == task]
+        for row, (cost, flag, xlabel, scale) in enumerate(rows):
+            ax = axes[row][col]
+            for r in sub.itertuples():
+                err = [[r.median - r.ci_low], [r.ci_high - r.median]] if pd.notna(r.ci_low) else None
+                ax.errorbar(getattr(r, cost), r.median, yerr=err, marker=markers[r.model], color=colors[r.label],
+                            capsize=3, ls="none", label=r.label if len(markers) == 1 else f"{r.label} ({r.model})")
+            for _, g in sub.groupby("model"):
+                front = g[g[flag]].sort_values(cost)
+                ax.step(front[cost], front["median"], where="post", color="black", lw=1, alpha=0.6)
+                ax.scatter(front[cost], front["median"], s=160, facecolors="none", edgecolors="black", lw=1)
+            ax.axhline(sub.baseline.iloc[0], color="grey", ls="--", lw=1, label="trivial baseline")
+            ax.set_xscale(scale)
+            ax.set_xlabel(xlabel)
+            ax.grid(alpha=0.3)
+            if row == 0:
+                ax.set_title(f"{task} ({sub.metric.iloc[0]})")
+            if col == 0:
+                ax.set_ylabel("dev metric × 100 (median over seeds)")
+    handles, names = axes[0][0].get_legend_handles_labels()
+    handles.append(plt.Line2D([], [], color="black", marker="o", markerfacecolor="none", lw=1))
+    names.append("Pareto front")
+    fig.tight_layout()
+    fig.legend(handles, names, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=130, bbox_inches="tight")
+    plt.close(fig)

@@ -4,6 +4,7 @@ from snakemake.exceptions import WorkflowError
 from lora_bench import config as lb_config
 from lora_bench import prefetch as lb_prefetch
 from lora_bench.provenance import code_version
+from lora_bench.methods import plugin_source
 
 try:
     CFG = lb_config.validate(config)
@@ -15,6 +16,8 @@ RUNS = lb_config.runs(CFG)
 RUN_OUTPUTS = [f"{lb_config.run_dir(CFG, k)}/metrics.json" for k in RUNS]
 TABLES = [f"{RESULTS}/tables/table2_glue.csv", f"{RESULTS}/tables/table2_glue.md"]
 FIGURES = [f"{RESULTS}/figures/fig_glue_params.png"]
+# The (method, rank) every table compares against per seed, when the config has a `compare:` section.
+BASELINE = [CFG["compare"]["baseline"], CFG["compare"]["baseline_rank"]] if "compare" in CFG else None
 
 RUN_PATTERN = "{model}/{task}/{method}/r{rank}/seed{seed}"
 
@@ -32,3 +35,9 @@ wildcard_constraints:
 
 def run_key(wildcards):
     return lb_config.RunKey(wildcards.model, wildcards.task, wildcards.method, int(wildcards.rank), int(wildcards.seed))
+
+
+def plugin_input(wildcards):
+    """A plugin method's runs depend on the plugin's file: editing the method reruns its runs, and only them."""
+    spec = lb_config.run_spec(CFG, run_key(wildcards))
+    return [str(plugin_source(spec["plugin"]))] if "plugin" in spec else []

@@ -1,5 +1,7 @@
 rule train_glue:
     """One GLUE run: (model, task, method, rank, seed) → metrics.json."""
+    input:
+        plugin_input,
     output:
         f"{RESULTS}/runs/{RUN_PATTERN}/metrics.json",
     log:
