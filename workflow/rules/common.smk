@@ -41,3 +41,10 @@ def plugin_input(wildcards):
     """A plugin method's runs depend on the plugin's file: editing the method reruns its runs, and only them."""
     spec = lb_config.run_spec(CFG, run_key(wildcards))
     return [str(plugin_source(spec["plugin"]))] if "plugin" in spec else []
+
+
+def compare_runs(wildcards=None):
+    if "compare" not in CFG:
+        raise WorkflowError("`compare` needs a `compare:` section in the config (baseline: <a method under methods:>)")
+    names = set(CFG["compare"]["methods"]) | {CFG["compare"]["baseline"]}
+    return [f"{lb_config.run_dir(CFG, k)}/metrics.json" for k in RUNS if k.method in names]

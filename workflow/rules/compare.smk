@@ -10,13 +10,6 @@ if "compare" in CFG:
     FIGURES += COMPARE_OUTPUTS[2:]
 
 
-def compare_runs(wildcards=None):
-    if "compare" not in CFG:
-        raise WorkflowError("`compare` needs a `compare:` section in the config (baseline: <a method under methods:>)")
-    names = set(CFG["compare"]["methods"]) | {CFG["compare"]["baseline"]}
-    return [f"{lb_config.run_dir(CFG, k)}/metrics.json" for k in RUNS if k.method in names]
-
-
 rule compare:
     """The comparison table and its Pareto figure, plus any run they are missing."""
     input:
@@ -34,6 +27,8 @@ rule aggregate_compare:
         f"{RESULTS}/logs/compare.log",
     benchmark:
         f"{RESULTS}/benchmarks/compare.tsv"
+    conda:
+        ENV
     params:
         reference=CFG["paper_reference_model"],
         baseline=BASELINE,
@@ -45,9 +40,12 @@ rule plot_fig_compare_pareto:
     input:
         f"{RESULTS}/tables/compare.csv",
     output:
-        report(f"{RESULTS}/figures/fig_compare_pareto.png", caption="../report/fig_compare_pareto.rst",
-               category="Figures"),
+        report(
+            f"{RESULTS}/figures/fig_compare_pareto.png", caption="../report/fig_compare_pareto.rst", category="Figures"
+        ),
     log:
         f"{RESULTS}/logs/fig_compare_pareto.log",
+    conda:
+        ENV
     script:
         "../scripts/fig_compare_pareto.py"
