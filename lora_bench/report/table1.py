@@ -89,7 +89,7 @@ def to_markdown(table: pd.DataFrame, record: dict) -> str:
     m = machine_summary(record)
     where = f"{m['gpu']} (CUDA events)" if m["gpu"] else f"{m['cpu']}, {m['threads']} threads"
     check = record["merge_check"]
-    lora = record["variants"][1]
+    lora = next(v for v in record["variants"] if v["variant"] == "lora_merged")
     return "\n".join([
         "# Table 1 — inference latency of one forward pass",
         "",

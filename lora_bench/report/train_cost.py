@@ -105,7 +105,7 @@ def to_markdown(table: pd.DataFrame, claim_rows: pd.DataFrame, step: dict) -> st
         f"{spec['model']} as a causal LM (random weights), batch {spec['batch_size']} × {spec['seq_len']} random "
         f"tokens, AdamW, fp32, {where}, torch {m['torch']}. A step = forward, backward, optimizer step.",
         "",
-        table.pipe(lambda _: pd.DataFrame(rows)).to_markdown(index=False),
+        pd.DataFrame(rows).to_markdown(index=False),
         "",
         f"Step time: median over {spec['trials']} rounds after {spec['warmup']} warm-up step(s), all methods in one "
         "process, one step each per round in rotating order; `step / FT` is the median (range) over rounds of the "
