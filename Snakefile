@@ -22,6 +22,9 @@ include: "workflow/rules/compare.smk"
 report: "workflow/report/workflow.rst"
 
 
+include: "workflow/rules/efficiency.smk"
+
+
 rule all:
     default_target: True
     input:

@@ -52,6 +52,22 @@ def _export_peft(args) -> dict:
     base = None if get_entry(spec["model"]).random_init else resolve(spec["model"], spec["model_dir"])
     out = save_peft_lora(model, args.out or Path(args.run_dir) / "peft", base_model=base)
     return {"out": str(out), "files": sorted(p.name for p in out.iterdir())}
+def _latency(args) -> dict:
+    from lora_bench import config as lb_config
+    from lora_bench.efficiency import latency
+    from lora_bench.report import table1
+
+    cfg = lb_config.load(args.config)
+    if not cfg.get("efficiency"):
+        raise ValueError(f"{args.config} has no 'efficiency' section")
+    if args.grid:
+        cfg["efficiency"]["latency"]["grid"] = args.grid
+        cfg = lb_config.validate(cfg)
+    out = args.out or f"{cfg['results_dir']}/efficiency/latency.json"
+    latency.measure(lb_config.latency_spec(cfg), out, threads=args.threads)
+    table = table1.aggregate(out)
+    return {"out": out, "pct_over_base": {f"batch {r.batch} seq {r.seq} {r.variant}": round(r.pct_over_base, 2)
+                                          for r in table.itertuples() if r.variant != "base"}}
 
 
 def _validate(args) -> dict:
@@ -93,6 +109,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("run_dir", help="the run's folder, holding metrics.json and weights.safetensors")
     p.add_argument("--out", help="target folder (default: <run_dir>/peft)")
     p.set_defaults(fn=_export_peft)
+    p = sub.add_parser("latency", help="time one forward pass of base, merged/unmerged LoRA and adapters "
+                                       "over the config's efficiency.latency grid (Table 1)")
+    p.add_argument("--config", default="config.yaml")
+    p.add_argument("--grid", help="which of efficiency.latency.grids to run (default: the config's choice)")
+    p.add_argument("--threads", type=int, help="CPU threads (default: torch's)")
+    p.add_argument("--out", help="the record (default: <results_dir>/efficiency/latency.json)")
+    p.set_defaults(fn=_latency)
 
     p = sub.add_parser("validate", help="check a config and count its runs")
     p.add_argument("config")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import importlib.util
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,8 +17,8 @@ import jsonschema
 import yaml
 
 from lora_bench.data.glue import TASKS
-from lora_bench.methods import ENTRY_POINT_GROUP, get_method, load_plugins
-from lora_bench.models import MODELS
+from lora_bench.methods import ENTRY_POINT_GROUP, METHODS, get_method, load_plugins
+from lora_bench.models import MODELS, config_of
 
 DEFAULTS = {
     "data_dir": "../shared/data",
@@ -32,6 +33,12 @@ DEFAULTS = {
         "weight_decay": 0.01, "max_grad_norm": 1.0, "train_size": None, "eval_size": None, "group_by_length": True,
         "save_weights": False, "devices": 1, "grad_accumulation": 1, "precision": "fp32", "checkpoint": False,
     },
+}
+
+EFFICIENCY_DEFAULTS = {
+    "device": "auto",
+    "latency": {"warmup": 1, "trials": 3},
+    "train_cost": {"batch_size": 2, "seq_len": 128, "lr": 2.0e-4, "warmup": 1, "trials": 3, "compare_peft": None},
 }
 
 
@@ -108,6 +115,9 @@ def validate(config: dict) -> dict:
             if t not in cfg["tasks"]:
                 errors.append(f"methods.{name}.tasks: {t!r} is not among the config's tasks")
     errors += _compare_errors(cfg)
+    if cfg.get("efficiency"):
+        eff = cfg["efficiency"] = _efficiency_defaults(cfg["efficiency"])
+        errors += _efficiency_errors(eff)
     if errors:
         raise ConfigError("invalid config:\n  " + "\n  ".join(errors))
     return cfg
@@ -130,6 +140,61 @@ def _compare_errors(cfg: dict) -> list[str]:
         errors.append(f"compare.baseline_rank: {rank} is not among {base}'s ranks {ranks}")
     c["baseline_rank"] = ranks[0] if rank is None else rank
     c["methods"] = c.get("methods") or list(cfg["methods"])
+    return errors
+
+
+def _efficiency_defaults(eff: dict) -> dict:
+    out = EFFICIENCY_DEFAULTS | eff
+    for part in ("latency", "train_cost"):
+        out[part] = EFFICIENCY_DEFAULTS[part] | eff[part]
+    out["train_cost"]["methods"] = {k: v or {} for k, v in out["train_cost"]["methods"].items()}
+    return out
+
+
+def _measured_method_errors(where: str, name: str, m: dict) -> list[str]:
+    """A method entry of the efficiency section: registered, sized by `rank` or `params` iff it has a rank."""
+    base = m.get("method", name)
+    if base not in METHODS:
+        return [f"{where}: unknown method {base!r}; known: {', '.join(sorted(METHODS))}"]
+    method, errors = METHODS[base], []
+    sizes = [k for k in ("rank", "params") if k in m]
+    if method.uses_rank and len(sizes) != 1:
+        errors.append(f"{where}: {base} needs exactly one of 'rank' or 'params', got {sizes or 'neither'}")
+    if not method.uses_rank and sizes:
+        errors.append(f"{where}: {base} takes no rank, remove {sizes}")
+    unknown = set(m.get("hparams") or {}) - method.hparam_names()
+    if unknown:
+        errors.append(f"{where}.hparams: unknown {sorted(unknown)}; {base} takes {sorted(method.hparam_names()) or 'none'}")
+    return errors
+
+
+def _efficiency_errors(eff: dict) -> list[str]:
+    if eff["model"] not in MODELS:
+        return [f"efficiency.model: unknown model {eff['model']!r}; known: {', '.join(sorted(MODELS))}"]
+    errors = []
+    max_len = config_of(eff["model"]).max_position_embeddings
+    lat, tc = eff["latency"], eff["train_cost"]
+    if lat["grid"] not in lat["grids"]:
+        errors.append(f"efficiency.latency.grid: {lat['grid']!r} is not among grids {sorted(lat['grids'])}")
+    for name, grid in lat["grids"].items():
+        if too_long := [s for s in grid["seq"] if s > max_len]:
+            errors.append(f"efficiency.latency.grids.{name}.seq: {too_long} exceed {eff['model']}'s {max_len} positions")
+    lora = lat["lora"] or {}
+    if lora.get("method", "lora") != "lora":
+        errors.append(f"efficiency.latency.lora.method: must be lora, got {lora['method']!r}")
+    else:
+        errors += _measured_method_errors("efficiency.latency.lora", "lora", lora)
+    if tc["seq_len"] > max_len:
+        errors.append(f"efficiency.train_cost.seq_len: {tc['seq_len']} exceeds {eff['model']}'s {max_len} positions")
+    for name, m in tc["methods"].items():
+        errors += _measured_method_errors(f"efficiency.train_cost.methods.{name}", name, m)
+    peft = tc["compare_peft"]
+    if peft is not None:
+        if tc["methods"].get(peft, {"method": None}).get("method", peft) != "lora":
+            errors.append(f"efficiency.train_cost.compare_peft: {peft!r} is not a lora entry of train_cost.methods")
+        elif importlib.util.find_spec("peft") is None:
+            errors.append("efficiency.train_cost.compare_peft: needs the optional extra peft "
+                          "(pip install 'lora-bench[peft]'), or set it to null")
     return errors
 
 
@@ -168,3 +233,35 @@ def run_spec(cfg: dict, key: RunKey) -> dict:
 
 def spec_hash(spec: dict) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# The efficiency section, resolved into what each benchmark job needs (also what its record stores).
+
+
+def latency_spec(cfg: dict) -> dict:
+    eff = cfg["efficiency"]
+    lat = eff["latency"]
+    lora = lat["lora"] or {}
+    return {"model": eff["model"], "device": eff["device"], "grid": lat["grid"], **lat["grids"][lat["grid"]],
+            "lora": {"method": "lora", **lora}, "warmup": lat["warmup"], "trials": lat["trials"]}
+
+
+PEFT_SUFFIX = "_peft"
+
+
+def train_cost_methods(cfg: dict) -> dict[str, dict]:
+    """label → {method, rank | params, hparams, impl}; the compared peft LoRA is `<label>_peft`, impl "peft"."""
+    tc = cfg["efficiency"]["train_cost"]
+    out = {name: {"method": m.get("method", name), **{k: v for k, v in m.items() if k != "method"}, "impl": "ours"}
+           for name, m in tc["methods"].items()}
+    if tc["compare_peft"]:
+        out[tc["compare_peft"] + PEFT_SUFFIX] = out[tc["compare_peft"]] | {"impl": "peft"}
+    return out
+
+
+def train_cost_spec(cfg: dict, labels: list[str] | None = None) -> dict:
+    eff = cfg["efficiency"]
+    methods = train_cost_methods(cfg)
+    tc = {k: v for k, v in eff["train_cost"].items() if k not in ("methods", "compare_peft")}
+    return {"model": eff["model"], "device": eff["device"], **tc,
+            "methods": {k: v for k, v in methods.items() if labels is None or k in labels}}

@@ -64,6 +64,20 @@ def test_smoke_dag_writes_table_and_figure(smoke):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
 
 
+def test_smoke_dag_writes_efficiency_tables_and_figure(smoke):
+    t1 = pd.read_csv(smoke / "results/tables/table1_latency.csv")
+    assert set(t1.kind) == {"base", "lora_merged", "lora_unmerged", "adapter_l", "adapter_h"}
+    assert len(t1) == 2 * 5 and (t1.trials == 2).all()  # smoke grid: batch 1, 2 × seq 32; 2 rounds
+    assert "Table 1" in (smoke / "results/tables/table1_latency.md").read_text()
+    cost = pd.read_csv(smoke / "results/tables/train_cost.csv")
+    assert list(cost.label) == ["ft", "bitfit", "lora", "adapter_h", "adapter_l", "lora_peft"]
+    assert cost.step_s.gt(0).all() and cost.checkpoint_bytes.gt(0).all()
+    png = smoke / "results/figures/fig5_latency.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (smoke / "results/benchmarks/efficiency/latency.tsv").exists()
+    assert len(list((smoke / "results/benchmarks/efficiency/train_memory").glob("*.tsv"))) == 6
+
+
 def test_finished_table_has_nothing_to_do(smoke, data_dir):
     r = snakemake(smoke, "-n", "table2_glue", "compare", *args(data_dir, smoke))
     assert r.returncode == 0 and "Nothing to be done" in r.stdout + r.stderr, r.stdout + r.stderr

@@ -11,6 +11,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 
+def _legend_and_save(fig, ax, out: str | Path) -> None:
+    """One legend for all panels (the first panel's lines), outside them, then write the figure."""
+    handles, labels = ax.get_legend_handles_labels()
+    fig.tight_layout()
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=130, bbox_inches="tight")
+    plt.close(fig)
+
+
 def glue_params(table_csv: str | Path, out: str | Path) -> None:
     """Metric vs trainable parameters (log x), one panel per task, one colour per method."""
     t = pd.read_csv(table_csv)
@@ -36,12 +46,7 @@ def glue_params(table_csv: str | Path, out: str | Path) -> None:
         ax.set_xlabel("trainable parameters (excl. head)")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("dev metric × 100 (median over seeds)")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.tight_layout()
-    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=130, bbox_inches="tight")
-    plt.close(fig)
+    _legend_and_save(fig, axes[0][0], out)
 
 
 def compare_pareto(compare_csv: str | Path, out: str | Path) -> None:
@@ -88,3 +93,37 @@ def compare_pareto(compare_csv: str | Path, out: str | Path) -> None:
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=130, bbox_inches="tight")
     plt.close(fig)
+
+
+
+
+def latency_slowdown(table_csv: str | Path, out: str | Path) -> None:
+    """Figure 5: % slow-down over the base model vs batch size, one panel per sequence length; error bars span
+    the rounds' ratios, hollow markers are the paper's Table 1 cells."""
+    t = pd.read_csv(table_csv)
+    t = t[t.variant != "base"]
+    seqs = sorted(set(t.seq))
+    variants = list(dict.fromkeys(t.variant))
+    colors = dict(zip(variants, plt.cm.tab10.colors))
+    fig, axes = plt.subplots(1, len(seqs), figsize=(4.2 * len(seqs), 3.6), squeeze=False, sharey=True)
+    for ax, seq in zip(axes[0], seqs):
+        for variant in variants:
+            g = t[(t.seq == seq) & (t.variant == variant)].sort_values("batch")
+            err = [(g.ratio - g.ratio_min) * 100, (g.ratio_max - g.ratio) * 100]
+            size = g.adapter_size.iloc[0]
+            label = f"{variant} ({size})" if isinstance(size, str) and not size.startswith("r=") else variant
+            ax.errorbar(g.batch, g.pct_over_base, yerr=err, marker="o", capsize=3, color=colors[variant], label=label)
+            p = g[g.paper_pct.notna()]
+            ax.scatter(p.batch, p.paper_pct, marker="D", facecolors="none", edgecolors=colors[variant], s=60,
+                       zorder=3)
+        ax.axhline(0, color="grey", lw=1)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sorted(set(t.batch)), [str(b) for b in sorted(set(t.batch))])
+        ax.set_title(f"seq {seq}")
+        ax.set_xlabel("batch size")
+        ax.grid(alpha=0.3)
+    first = t.iloc[0]
+    where = first.gpu if isinstance(first.gpu, str) else f"{first.cpu}, {first.threads} threads"
+    axes[0][0].set_ylabel("slow-down over base (%)")
+    fig.suptitle(f"Inference latency over the base model — {first.model}, {where} (◇ paper)", fontsize=10)
+    _legend_and_save(fig, axes[0][0], out)
