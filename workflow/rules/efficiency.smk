@@ -42,6 +42,8 @@ if CFG.get("efficiency"):
             f"{RESULTS}/logs/efficiency/latency.log",
         benchmark:
             f"{RESULTS}/benchmarks/efficiency/latency.tsv"
+        conda:
+            ENV
         threads: workflow.cores
         params:
             spec=lb_config.latency_spec(CFG),
@@ -58,6 +60,8 @@ if CFG.get("efficiency"):
             f"{RESULTS}/benchmarks/efficiency/train_memory/{{label}}.tsv"
         wildcard_constraints:
             label="|".join(TRAIN_COST_METHODS),
+        conda:
+            ENV
         threads: workflow.cores
         params:
             spec=lambda wildcards: lb_config.train_cost_spec(CFG, [wildcards.label]),
@@ -72,6 +76,8 @@ if CFG.get("efficiency"):
             f"{RESULTS}/logs/efficiency/train_step_time.log",
         benchmark:
             f"{RESULTS}/benchmarks/efficiency/train_step_time.tsv"
+        conda:
+            ENV
         threads: workflow.cores
         params:
             spec=lb_config.train_cost_spec(CFG),
@@ -86,6 +92,8 @@ if CFG.get("efficiency"):
             md=f"{RESULTS}/tables/table1_latency.md",
         log:
             f"{RESULTS}/logs/table1_latency.log",
+        conda:
+            ENV
         script:
             "../scripts/table1_latency.py"
 
@@ -96,6 +104,8 @@ if CFG.get("efficiency"):
             f"{RESULTS}/figures/fig5_latency.png",
         log:
             f"{RESULTS}/logs/fig5_latency.log",
+        conda:
+            ENV
         script:
             "../scripts/fig5_latency.py"
 
@@ -109,5 +119,7 @@ if CFG.get("efficiency"):
             claims=f"{RESULTS}/tables/train_cost_claims.csv",
         log:
             f"{RESULTS}/logs/train_cost.log",
+        conda:
+            ENV
         script:
             "../scripts/table_train_cost.py"
