@@ -18,7 +18,7 @@ TASK_ORDER = ["mnli", "sst2", "mrpc", "cola", "qnli", "qqp", "rte", "stsb"]
 METHOD_ORDER = ["ft", "bitfit", "adapter_h", "adapter_l", "lora"]  # the paper's; other methods follow by name
 
 
-def _paper_row(paper: pd.DataFrame, method: str, reference: str) -> pd.DataFrame:
+def paper_row(paper: pd.DataFrame, method: str, reference: str) -> pd.DataFrame:
     rows = paper[paper.method == method]
     if rows.empty:
         return rows
@@ -35,7 +35,7 @@ def aggregate(paths, reference: str = "roberta-base") -> pd.DataFrame:
     for (model, method, rank, task), g in runs.groupby(["model", "method", "rank", "task"], sort=False):
         ok = g[g.status == "ok"]
         scores = ok.best.to_numpy(dtype=float) * 100
-        p = _paper_row(paper, g.base_method.iloc[0], reference)
+        p = paper_row(paper, g.base_method.iloc[0], reference)
         p = p[p.task == task]
         out.append({
             "model": model, "method": method, "rank": rank, "task": task, "metric": g.metric.iloc[0],
