@@ -82,8 +82,8 @@ def table5_weight_types(paths, csv, md, png, settings=None) -> pd.DataFrame:
     t = _seed_summary(runs, ["targets", "rank"])
     paper = paper_table("table5_weight_types")
     for task in PAPER_TASKS:  # the paper's row for the same set of matrices (at its own budget, 18M on GPT-3)
-        p = paper[paper.task == task].set_index("targets")
-        t[f"paper_{task}"], t["paper_rank"] = t.targets.map(p.value), t.targets.map(p["rank"])
+        t[f"paper_{task}"] = t.targets.map(paper[paper.task == task].set_index("targets").value)
+    t["paper_rank"] = t.targets.map(paper.drop_duplicates("targets").set_index("targets")["rank"])
     t.to_csv(csv, index=False)
 
     rows = [{"weight type": _weight_types(r["targets"]), "r": r["rank"], "params": f"{r['trainable_params']:,}",
