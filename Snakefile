@@ -23,6 +23,7 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/efficiency.smk"
+include: "workflow/rules/analysis.smk"
 
 
 rule all:

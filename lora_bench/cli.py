@@ -25,7 +25,7 @@ def _train(args) -> dict:
 
     cfg = lb_config.load(args.config)
     key = lb_config.RunKey(args.model, args.task, args.method, args.rank, args.seed)
-    if key not in lb_config.runs(cfg):
+    if key not in lb_config.runs(cfg) + lb_config.analysis_runs(cfg):
         raise SystemExit(f"error: {key} is not in the grid of {args.config}")
     out = args.out or f"{lb_config.run_dir(cfg, key)}/metrics.json"
     record = run(lb_config.run_spec(cfg, key), out, threads=args.threads or cfg["threads_per_run"])
@@ -74,7 +74,8 @@ def _validate(args) -> dict:
     from lora_bench import config as lb_config
 
     cfg = lb_config.load(args.config)
-    return {"config": args.config, "runs": len(lb_config.runs(cfg)), "valid": True}
+    return {"config": args.config, "runs": len(lb_config.runs(cfg)), "analysis_runs": len(lb_config.analysis_runs(cfg)),
+            "valid": True}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -118,8 +118,18 @@ def validate(config: dict) -> dict:
     if cfg.get("efficiency"):
         eff = cfg["efficiency"] = _efficiency_defaults(cfg["efficiency"])
         errors += _efficiency_errors(eff)
+    if "analysis" in cfg:
+        a = cfg["analysis"]
+        if a["model"] not in MODELS:
+            errors.append(f"analysis.model: unknown model {a['model']!r}; known: {', '.join(sorted(MODELS))}")
+        if a["task"] not in TASKS:
+            errors.append(f"analysis.task: unknown task {a['task']!r}; known: {', '.join(TASKS)}")
     if errors:
         raise ConfigError("invalid config:\n  " + "\n  ".join(errors))
+    if "analysis" in cfg:
+        from lora_bench.analysis import grid  # imported here: the analysis grid is built on this module
+
+        cfg["variants"], cfg["analysis_runs"] = grid.expand(cfg)
     return cfg
 
 
@@ -213,11 +223,21 @@ def run_dir(cfg: dict, key: RunKey) -> str:
     return f"{cfg['results_dir']}/runs/{key.model}/{key.task}/{key.method}/r{key.rank}/seed{key.seed}"
 
 
+def analysis_runs(cfg: dict) -> list[RunKey]:
+    """Every run the analysis section adds (each once, though several tables may read it)."""
+    return sorted({k for keys in (cfg.get("analysis_runs") or {}).values() for k in keys})
+
+
+def train_settings(cfg: dict, entry: dict, task: str) -> dict:
+    """A method entry's training settings on `task`: train → tasks.<task> → entry.train → entry.tasks.<task>."""
+    per_task = (entry.get("tasks") or {}).get(task) or {}
+    return cfg["train"] | (cfg["tasks"].get(task) or {}) | (entry.get("train") or {}) | per_task
+
+
 def run_spec(cfg: dict, key: RunKey) -> dict:
     """Everything one run needs, resolved; it is also what the run's config hash covers."""
-    m = cfg["methods"][key.method]
-    per_task = (m.get("tasks") or {}).get(key.task) or {}
-    train = cfg["train"] | cfg["tasks"][key.task] | (m.get("train") or {}) | per_task
+    # a key of `methods:`, or a variant the analysis section added (see lora_bench/analysis/grid.py)
+    m = cfg["methods"][key.method] if key.method in cfg["methods"] else cfg["variants"][key.method]
     plugin = get_method(m.get("method", key.method)).plugin
     return {
         **asdict(key),
@@ -225,7 +245,7 @@ def run_spec(cfg: dict, key: RunKey) -> dict:
         # Only a plugin method's runs name their plugin: adding a plugin leaves every other run's spec as it was.
         **({"plugin": plugin} if plugin else {}),
         "hparams": m.get("hparams") or {},
-        "train": train,
+        "train": train_settings(cfg, m, key.task),
         "data_dir": cfg["data_dir"],
         "model_dir": cfg["model_dir"],
     }

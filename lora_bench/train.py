@@ -287,7 +287,7 @@ def run(spec: dict, out: str | Path, threads: int = 1) -> dict:
         },
     }
     if t["save_weights"]:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).parent.mkdir(parents=True, exist_ok=True)  # outside Snakemake nobody made it yet
         save_file({n: p.detach().contiguous().cpu() for n, p in model.named_parameters() if p.requires_grad},
                   Path(out).with_name("weights.safetensors"), metadata={"config_hash": record["config_hash"]})
     write_json_atomic(out, record)  # last: a metrics.json on disk means the run is complete

@@ -18,7 +18,7 @@ TASK_ORDER = ["mnli", "sst2", "mrpc", "cola", "qnli", "qqp", "rte", "stsb"]
 METHOD_ORDER = ["ft", "bitfit", "adapter_h", "adapter_l", "lora"]  # the paper's; other methods follow by name
 
 
-def _paper_row(paper: pd.DataFrame, method: str, reference: str) -> pd.DataFrame:
+def paper_row(paper: pd.DataFrame, method: str, reference: str) -> pd.DataFrame:
     rows = paper[paper.method == method]
     if rows.empty:
         return rows
@@ -43,7 +43,7 @@ def aggregate(paths, reference: str = "roberta-base", baseline: tuple[str, int] 
     for (model, method, rank, task), g in groups.items():
         ok = g[g.status == "ok"]
         scores = by_seed(g)
-        p = _paper_row(paper, g.base_method.iloc[0], reference)
+        p = paper_row(paper, g.base_method.iloc[0], reference)
         p = p[p.task == task]
         row = {
             "model": model, "method": method, "rank": rank, "task": task, "metric": g.metric.iloc[0],
