@@ -3,26 +3,10 @@
 # adds to the grid, each trained once however many of these outputs read it.
 from lora_bench.report.section7 import OUTPUTS as SECTION7
 
-ANALYSIS_RUNS = CFG.get("analysis_runs") or {}
 SECTION7_SETTINGS = {
     "reference": CFG["paper_reference_model"],
     "energy": (CFG.get("analysis") or {}).get("effective_rank", {}).get("energy"),
 }
-
-
-def analysis_runs(name):
-    if name not in ANALYSIS_RUNS:
-        raise WorkflowError(f"{name}: the config has no 'analysis:' section (config.yaml has one)")
-    return [f"{lb_config.run_dir(CFG, k)}/metrics.json" for k in ANALYSIS_RUNS[name]]
-
-
-def section7_files(name):
-    return [f"{RESULTS}/tables/{name}.csv", f"{RESULTS}/tables/{name}.md", f"{RESULTS}/figures/{name}.png"]
-
-
-for _name in ANALYSIS_RUNS:
-    TABLES += section7_files(_name)[:2]
-    FIGURES += section7_files(_name)[2:]
 
 
 rule table5_weight_types:
@@ -88,6 +72,8 @@ rule section7:
         f"{RESULTS}/benchmarks/section7/{{analysis}}.tsv"
     wildcard_constraints:
         analysis="|".join(SECTION7),
+    conda:
+        ENV
     resources:
         mem_mb=2000,
     params:

@@ -48,3 +48,22 @@ def compare_runs(wildcards=None):
         raise WorkflowError("`compare` needs a `compare:` section in the config (baseline: <a method under methods:>)")
     names = set(CFG["compare"]["methods"]) | {CFG["compare"]["baseline"]}
     return [f"{lb_config.run_dir(CFG, k)}/metrics.json" for k in RUNS if k.method in names]
+
+
+# Section 7's runs, by table or figure (see workflow/rules/analysis.smk).
+ANALYSIS_RUNS = CFG.get("analysis_runs") or {}
+
+
+def analysis_runs(name):
+    if name not in ANALYSIS_RUNS:
+        raise WorkflowError(f"{name}: the config has no 'analysis:' section (config.yaml has one)")
+    return [f"{lb_config.run_dir(CFG, k)}/metrics.json" for k in ANALYSIS_RUNS[name]]
+
+
+def section7_files(name):
+    return [f"{RESULTS}/tables/{name}.csv", f"{RESULTS}/tables/{name}.md", f"{RESULTS}/figures/{name}.png"]
+
+
+for _name in ANALYSIS_RUNS:
+    TABLES += section7_files(_name)[:2]
+    FIGURES += section7_files(_name)[2:]
