@@ -56,6 +56,7 @@ def _record(tmp_path, method, rank, seed, score, task="sst2"):
         "best": {"headline": score}, "last": {"headline": score}, "baseline": {"accuracy": 0.5},
         "params": {"trainable_excluding_head": 100 * (rank or 50), "head": 10, "total": 10_000},
         "wall_time_s": 1.0, "train_tokens_per_s": 10.0, "peak_memory_mb": 1000.0 + 10 * rank,
+        "train_examples": 100, "spec": {"hparams": {}, "train": {"epochs": 1}},
     }))
     return path
 
