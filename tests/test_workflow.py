@@ -148,7 +148,7 @@ def test_profiles_dry_run(tmp_path, profile, configfile):
                   "--configfile", str(REPO / configfile))
     log = r.stdout + r.stderr
     assert r.returncode == 0, log[-3000:]
-    assert job_counts(log)["train_glue"] == len(C.runs(cfg))
+    assert job_counts(log)["train_glue"] == len(set(C.runs(cfg)) | set(C.analysis_runs(cfg)))
     if profile == "slurm":  # one GPU per run, memory from the config on the first attempt
         train = [line for line in log.splitlines() if "resources:" in line and "gpu=1" in line]
         assert len(train) == len(C.runs(cfg))
