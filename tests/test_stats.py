@@ -72,8 +72,9 @@ def test_table2_carries_the_paired_comparison(tmp_path):
     assert t.loc["ft", "vs_verdict"] == "no significant difference"
     assert t.loc["lora", "vs_verdict"] == "baseline" and t.loc["lora", "paper"] == 95.1  # the paper column stays
     assert t.loc["adapter_h", "few_seeds"] and t.loc["adapter_h", "vs_verdict"] == "too few seeds"
-    md = table2.to_markdown(t.reset_index())
-    assert "▼" in md and "†" in md and "[95.1]" in md and "Statistics over seeds" in md
+    paths += [_record(tmp_path, "lora_sqrt", 8, s, v) for s, v in enumerate(lora)]  # a method the paper lacks
+    md = table2.to_markdown(table2.aggregate(paths, baseline=("lora", 8)))
+    assert "▼" in md and "†" in md and "[95.1]" in md and "Statistics over seeds" in md and "nan" not in md
 
 
 def test_compare_marks_the_pareto_front(tmp_path):

@@ -52,7 +52,7 @@ def glue_params(table_csv: str | Path, out: str | Path) -> None:
 def compare_pareto(compare_csv: str | Path, out: str | Path) -> None:
     """Per task (columns): metric vs trainable parameters (top, log x) and vs peak training memory (bottom).
 
-    Points are medians over seeds with the bootstrap 95% CI of the mean as error bar; the Pareto front (flags
+    Points are medians over seeds, vertical lines the bootstrap 95% CI of the mean; the Pareto front (flags
     computed in `report.compare`) is drawn as a step line through the circled points."""
     t = pd.read_csv(compare_csv)
     t["label"] = [f"{m} r={r}" if r else m for m, r in zip(t.method, t["rank"])]
@@ -70,19 +70,20 @@ def compare_pareto(compare_csv: str | Path, out: str | Path) -> None:
         for row, (cost, flag, xlabel, scale) in enumerate(rows):
             ax = axes[row][col]
             for r in sub.itertuples():
-                err = [[r.median - r.ci_low], [r.ci_high - r.median]] if pd.notna(r.ci_low) else None
-                ax.errorbar(getattr(r, cost), r.median, yerr=err, marker=markers[r.model], color=colors[r.label],
-                            capsize=3, ls="none", label=r.label if len(markers) == 1 else f"{r.label} ({r.model})")
+                x = getattr(r, cost)
+                ax.plot(x, r.median, marker=markers[r.model], color=colors[r.label], ls="none",
+                        label=r.label if len(markers) == 1 else f"{r.label} ({r.model})")
+                if pd.notna(r.ci_low):  # a CI of the mean need not contain the median: a line, not an error bar
+                    ax.vlines(x, r.ci_low, r.ci_high, color=colors[r.label], lw=1.5, alpha=0.7)
             for _, g in sub.groupby("model"):
                 front = g[g[flag]].sort_values(cost)
                 ax.step(front[cost], front["median"], where="post", color="black", lw=1, alpha=0.6)
                 ax.scatter(front[cost], front["median"], s=160, facecolors="none", edgecolors="black", lw=1)
-            ax.axhline(sub.baseline.iloc[0], color="grey", ls="--", lw=1, label="trivial baseline")
             ax.set_xscale(scale)
             ax.set_xlabel(xlabel)
             ax.grid(alpha=0.3)
-            if row == 0:
-                ax.set_title(f"{task} ({sub.metric.iloc[0]})")
+            if row == 0:  # the trivial baseline as a number: as a line it would squash the methods together
+                ax.set_title(f"{task} ({sub.metric.iloc[0]}; trivial baseline {sub.baseline.iloc[0]:.1f})")
             if col == 0:
                 ax.set_ylabel("dev metric × 100 (median over seeds)")
     handles, names = axes[0][0].get_legend_handles_labels()

@@ -65,8 +65,8 @@ def aggregate(paths, reference: str = "roberta-base", baseline: tuple[str, int] 
         base_key = (model, *baseline, task) if baseline else None
         if base_key in groups:
             vs = stats.paired(scores, by_seed(groups[base_key]))
-            if base_key == (model, method, rank, task):
-                vs["verdict"] = "baseline"
+            if base_key == (model, method, rank, task):  # itself: nothing to test
+                vs = {k: np.nan for k in vs} | {"n_pairs": vs["n_pairs"], "verdict": "baseline"}
             row |= {"vs": method_label(*baseline)} | {f"vs_{k}": v for k, v in vs.items()}
         out.append(row)
     table = pd.DataFrame(out)
@@ -105,7 +105,7 @@ def to_markdown(table: pd.DataFrame) -> str:
                 avg = "-"
             first = sub[0]
             paper_params = (f"{first['paper_label']} {first['paper_model']} {first['paper_params_m']}M"
-                            if first["paper_label"] else "-")
+                            if pd.notna(first["paper_label"]) else "-")
             rows.append({"method": method_label(method, rank), "params": f"{first['trainable_params']:,}",
                          "paper row": paper_params, **{task: cells.get(task, "") for task in tasks}, "avg": avg})
         base = {r["task"]: r["baseline"] for r in records}
