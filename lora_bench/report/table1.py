@@ -21,9 +21,18 @@ COLUMNS = [("base", "base (= FT)"), ("lora_merged", "LoRA merged"), ("lora_unmer
 
 
 def machine_summary(record: dict) -> dict:
-    m = record["machine"]
-    return {"device": record["device"], "cpu": m["cpu"], "threads": record["threads"], "gpu": m.get("gpu"),
-            "torch": record["versions"]["torch"]}
+    m, load = record["machine"], record["load_average"]
+    return {"device": record["device"], "cpu": m["cpu"], "cores": m["cpu_count"], "threads": record["threads"],
+            "gpu": m.get("gpu"), "torch": record["versions"]["torch"],
+            "load_before": load["before"][0], "load_after": load["after"][0]}
+
+
+def timing_conditions(record: dict) -> str:
+    """Where the timing ran, and how busy the machine was (1-minute load average before and after)."""
+    m = machine_summary(record)
+    where = (f"{m['gpu']} (CUDA events)" if m["gpu"] else
+             f"{m['cpu']}, {m['threads']} threads on {m['cores']} cores")
+    return f"{where}, torch {m['torch']}; load average {m['load_before']:.1f} before, {m['load_after']:.1f} after"
 
 
 def _paper_row(paper: pd.DataFrame, batch: int, seq: int, kind: str, budget: float | None) -> dict | None:
@@ -86,14 +95,12 @@ def to_markdown(table: pd.DataFrame, record: dict) -> str:
                 hit = hit[hit.kind == kind]
                 row[title] = _cell(next(hit.itertuples())) if len(hit) else ""
             rows.append(row)
-    m = machine_summary(record)
-    where = f"{m['gpu']} (CUDA events)" if m["gpu"] else f"{m['cpu']}, {m['threads']} threads"
     check = record["merge_check"]
     lora = next(v for v in record["variants"] if v["variant"] == "lora_merged")
     return "\n".join([
         "# Table 1 — inference latency of one forward pass",
         "",
-        f"{record['spec']['model']} (random weights, no LM head), fp32, {where}, torch {m['torch']}. "
+        f"{record['spec']['model']} (random weights, no LM head), fp32, {timing_conditions(record)}. "
         f"{record['spec']['trials']} timed rounds after {record['spec']['warmup']} warm-up pass(es); each round times "
         "every variant once, in rotating order. Paper: GPT-2 medium on a Quadro RTX 8000, mean of 100 trials.",
         "",
