@@ -80,6 +80,13 @@ def _cell(r) -> str:
     return ours
 
 
+def pooled_ratios(record: dict) -> dict[str, np.ndarray]:
+    """variant → its ratio to base in every round of every cell."""
+    cells = record["cells"]
+    return {label: np.concatenate([np.array(c["seconds"][label]) / np.array(c["seconds"]["base"]) for c in cells])
+            for label in cells[0]["seconds"] if label != "base"}
+
+
 def to_markdown(table: pd.DataFrame, record: dict) -> str:
     """One row per (batch, seq, adapter size): the paper's Table 1 turned on its side, so any grid fits."""
     rows = []
@@ -96,6 +103,8 @@ def to_markdown(table: pd.DataFrame, record: dict) -> str:
                 row[title] = _cell(next(hit.itertuples())) if len(hit) else ""
             rows.append(row)
     check = record["merge_check"]
+    pooled = "; ".join(f"{label} {np.median(r):.3f} ({np.percentile(r, 25):.3f}–{np.percentile(r, 75):.3f})"
+                       for label, r in pooled_ratios(record).items())
     lora = next(v for v in record["variants"] if v["variant"] == "lora_merged")
     return "\n".join([
         "# Table 1 — inference latency of one forward pass",
@@ -110,6 +119,8 @@ def to_markdown(table: pd.DataFrame, record: dict) -> str:
         "same round, − 1) [paper, same layout]. The paper's row 'FT / LoRA (merged)' stands beside both. "
         f"LoRA: r = {lora['rank']}, {lora['params']:,} parameters. Adapter sizes are parameter budgets, as the "
         "paper gives them, turned into the bottleneck r on this architecture, or r itself.",
+        "",
+        f"Over all cells and rounds, variant / base (median, interquartile range): {pooled}.",
         "",
         f"Check: merged and unmerged LoRA outputs differ by at most {check['merged_vs_unmerged_max_abs']:.2e} "
         f"(LoRA against base: {check['lora_vs_base_max_abs']:.2e}), so the merged model times the same function.",

@@ -120,8 +120,10 @@ def to_markdown(table: pd.DataFrame, claim_rows: pd.DataFrame, step: dict) -> st
         "",
         c.to_markdown(index=False),
         "",
-        "The paper's ratios are for GPT-3 175B (d = 12,288): the memory and checkpoint ratios shrink with the "
-        "model's size, since the frozen weights' share of memory and the full model's size over r·d grow.",
+        "The paper's ratios are GPT-3 175B's. Memory: FT holds the weights, their gradients and AdamW's two moments "
+        "(4× the weights), LoRA the weights; both hold activations, so LoRA / FT approaches 1/4 as the weights "
+        "outgrow the activations (a larger batch raises it). Checkpoint: the adapted share of the parameters, "
+        "2·L̂·d·r over all of them, which shrinks as the model grows.",
         "",
     ])
 
