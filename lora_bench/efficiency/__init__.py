@@ -10,6 +10,7 @@ the ratio to the reference *within* a round: a drift then falls on both sides of
 from __future__ import annotations
 
 import copy
+import os
 import time
 from typing import Callable
 
@@ -68,6 +69,13 @@ def timer(device: torch.device) -> Callable[[Callable[[], object]], float]:
             fn()
             return time.perf_counter() - t0
     return measure
+
+
+def load_average() -> list[float]:
+    """The machine's 1-, 5- and 15-minute load. Above the number of cores, other processes shared the cores with
+    the timing: with several threads per process a parallel op then waits for a descheduled thread, and times
+    grow with the number of ops rather than the work."""
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def time_interleaved(fns: dict[str, Callable[[], object]], trials: int, warmup: int,

@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 from transformers import AutoModel
 
-from lora_bench.efficiency import pick_device, rank_of, sharing_copy, time_interleaved
+from lora_bench.efficiency import load_average, pick_device, rank_of, sharing_copy, time_interleaved
 from lora_bench.methods import apply_method, count_parameters
 from lora_bench.methods.lora import lora_layers, merge
 from lora_bench.models import config_of
@@ -66,7 +66,7 @@ def measure(spec: dict, out: str, threads: int | None = None) -> dict:
     models, info = build_variants(spec, device)
     vocab = models["base"].config.vocab_size
 
-    cells = []
+    cells, load_before = [], load_average()
     with torch.inference_mode():
         # Merged and unmerged LoRA must compute the same function, or timing one against the other means nothing.
         x = torch.randint(vocab, (1, min(spec["seq"])), device=device)
@@ -90,6 +90,7 @@ def measure(spec: dict, out: str, threads: int | None = None) -> dict:
         "variants": info,
         "merge_check": check,
         "cells": cells,
+        "load_average": {"before": load_before, "after": load_average()},
         "machine": machine(device),
         "versions": versions(),
         "git": git_state(),

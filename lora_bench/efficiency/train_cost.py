@@ -27,7 +27,7 @@ from transformers import AutoModelForCausalLM
 from transformers.pytorch_utils import Conv1D
 
 from lora_bench.architectures import arch_of, find_modules
-from lora_bench.efficiency import pick_device, rank_of, sharing_copy, time_interleaved
+from lora_bench.efficiency import load_average, pick_device, rank_of, sharing_copy, time_interleaved
 from lora_bench.methods import METHODS, apply_method, count_parameters
 from lora_bench.models import MODELS, config_of
 from lora_bench.provenance import git_state, machine, versions, write_json_atomic
@@ -204,6 +204,7 @@ def step_times(spec: dict, out: str, threads: int | None = None) -> dict:
             p.requires_grad_(True)
         train_step(model, opt, ids)
 
+    load_before = load_average()
     seconds = time_interleaved({label: partial(step, label) for label in runs}, spec["trials"], spec["warmup"],
                                device)
     record = {
@@ -212,6 +213,7 @@ def step_times(spec: dict, out: str, threads: int | None = None) -> dict:
         "methods": info,
         "tokens_per_step": spec["batch_size"] * spec["seq_len"],
         "seconds": seconds,
+        "load_average": {"before": load_before, "after": load_average()},
         "device": str(device),
         "threads": torch.get_num_threads(),
         "machine": machine(device),

@@ -124,7 +124,7 @@ def latency_slowdown(table_csv: str | Path, out: str | Path) -> None:
         ax.set_xlabel("batch size")
         ax.grid(alpha=0.3)
     first = t.iloc[0]
-    where = first.gpu if isinstance(first.gpu, str) else f"{first.cpu}, {first.threads} threads"
+    where = first.gpu if isinstance(first.gpu, str) else f"{first.cpu}, {first.threads} threads, load {first.load_before:.1f}"
     axes[0][0].set_ylabel("slow-down over base (%)")
     fig.suptitle(f"Inference latency over the base model — {first.model}, {where} (◇ paper)", fontsize=10)
     _legend_and_save(fig, axes[0][0], out)

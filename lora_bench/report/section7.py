@@ -150,6 +150,7 @@ def table6_rank(paths, csv, md, png, settings=None) -> pd.DataFrame:
             g = g.dropna(subset=[col])
             ax.plot(g["rank"], g[col], marker="o", label=_weight_types(targets))
         ax.set_xscale("log", base=2)
+        ax.set_xticks(ranks, [str(r) for r in ranks])
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("rank r")
         ax.grid(alpha=0.3)
@@ -324,20 +325,24 @@ def fig_low_data(paths, csv, md, png, settings=None) -> pd.DataFrame:
         t.loc[t.base_method == base, "paper_row"] = f"{p.paper_label.iloc[0]} {p.model.iloc[0]}" if len(p) else ""
     t.to_csv(csv, index=False)
 
-    sizes = sorted(set(t.train_examples))
     rows = []
     for label, g in t.groupby("label", sort=False):
-        cells = {f"n={r['train_examples']:,} ({r['epochs']} ep)": _ours(r) for r in g.to_dict("records")}
+        cells = {f"n={r['train_examples']:,}": _ours(r) for r in g.to_dict("records")}
         first = g.iloc[0]
         rows.append({"method": label, "params": f"{first.trainable_params:,}", **cells,
                      "paper, full data (Table 2)": f"{first.paper_full_data:.1f} ({first.paper_row})"
                      if pd.notna(first.paper_full_data) else "—"})
+    baseline = t.groupby("train_examples").baseline.first()
+    rows.append({"method": "trivial baseline", "params": "0", "paper, full data (Table 2)": "—",
+                 **{f"n={n:,}": f"{b:.1f}" for n, b in baseline.items()}})
+    by_size = t.groupby("train_examples").epochs.unique()
+    epochs = ", ".join(f"{n:,}: {'/'.join(map(str, e))}" for n, e in by_size.items())
     _write_md(md, f"Low-data regime — {task} dev {runs.metric.iloc[0]} vs training examples", [
         pd.DataFrame(rows).to_markdown(index=False), "",
-        f"Ours: {runs.model.iloc[0]}, training subsets of {', '.join(f'{n:,}' for n in sizes)} examples (the "
-        "first n of one fixed shuffle, so each subset contains the smaller ones); small subsets train more epochs so every run "
-        f"gets a similar number of optimiser steps; seeds {sorted(set(runs.seed))}, median of the best epoch. "
-        f"Trivial baseline {t.baseline.iloc[0]:.1f}.",
+        f"Ours: {runs.model.iloc[0]}, training subsets of n examples (the first n of one fixed shuffle, so each "
+        "subset contains the smaller ones); small subsets train more epochs so that every run gets a similar number "
+        f"of optimiser steps (epochs by n: {epochs}); seeds {sorted(set(runs.seed))}, median of the best epoch. "
+        "The trivial baseline predicts the majority class of the training subset.",
         "The paper has no low-data experiment (it names it as future work); the last column is its full-data "
         "Table 2 number for the method, for scale only."])
 
@@ -345,7 +350,7 @@ def fig_low_data(paths, csv, md, png, settings=None) -> pd.DataFrame:
     for (label, g), color in zip(t.groupby("label", sort=False), plt.cm.tab10.colors):
         ax.errorbar(g.train_examples, g["median"], yerr=g["std"].fillna(0), marker="o", capsize=3, color=color,
                     label=label)
-    ax.axhline(t.baseline.iloc[0], color="grey", ls="--", lw=1, label="trivial baseline")
+    ax.plot(baseline.index, baseline, color="grey", ls="--", lw=1, label="trivial baseline")
     ax.set_xscale("log")
     ax.set_xlabel("training examples")
     ax.set_ylabel(f"{task} dev {runs.metric.iloc[0]} × 100")

@@ -21,9 +21,18 @@ COLUMNS = [("base", "base (= FT)"), ("lora_merged", "LoRA merged"), ("lora_unmer
 
 
 def machine_summary(record: dict) -> dict:
-    m = record["machine"]
-    return {"device": record["device"], "cpu": m["cpu"], "threads": record["threads"], "gpu": m.get("gpu"),
-            "torch": record["versions"]["torch"]}
+    m, load = record["machine"], record["load_average"]
+    return {"device": record["device"], "cpu": m["cpu"], "cores": m["cpu_count"], "threads": record["threads"],
+            "gpu": m.get("gpu"), "torch": record["versions"]["torch"],
+            "load_before": load["before"][0], "load_after": load["after"][0]}
+
+
+def timing_conditions(record: dict) -> str:
+    """Where the timing ran, and how busy the machine was (1-minute load average before and after)."""
+    m = machine_summary(record)
+    where = (f"{m['gpu']} (CUDA events)" if m["gpu"] else
+             f"{m['cpu']}, {m['threads']} threads on {m['cores']} cores")
+    return f"{where}, torch {m['torch']}; load average {m['load_before']:.1f} before, {m['load_after']:.1f} after"
 
 
 def _paper_row(paper: pd.DataFrame, batch: int, seq: int, kind: str, budget: float | None) -> dict | None:
@@ -71,6 +80,13 @@ def _cell(r) -> str:
     return ours
 
 
+def pooled_ratios(record: dict) -> dict[str, np.ndarray]:
+    """variant → its ratio to base in every round of every cell."""
+    cells = record["cells"]
+    return {label: np.concatenate([np.array(c["seconds"][label]) / np.array(c["seconds"]["base"]) for c in cells])
+            for label in cells[0]["seconds"] if label != "base"}
+
+
 def to_markdown(table: pd.DataFrame, record: dict) -> str:
     """One row per (batch, seq, adapter size): the paper's Table 1 turned on its side, so any grid fits."""
     rows = []
@@ -86,14 +102,14 @@ def to_markdown(table: pd.DataFrame, record: dict) -> str:
                 hit = hit[hit.kind == kind]
                 row[title] = _cell(next(hit.itertuples())) if len(hit) else ""
             rows.append(row)
-    m = machine_summary(record)
-    where = f"{m['gpu']} (CUDA events)" if m["gpu"] else f"{m['cpu']}, {m['threads']} threads"
     check = record["merge_check"]
+    pooled = "; ".join(f"{label} {np.median(r):.3f} ({np.percentile(r, 25):.3f}–{np.percentile(r, 75):.3f})"
+                       for label, r in pooled_ratios(record).items())
     lora = next(v for v in record["variants"] if v["variant"] == "lora_merged")
     return "\n".join([
         "# Table 1 — inference latency of one forward pass",
         "",
-        f"{record['spec']['model']} (random weights, no LM head), fp32, {where}, torch {m['torch']}. "
+        f"{record['spec']['model']} (random weights, no LM head), fp32, {timing_conditions(record)}. "
         f"{record['spec']['trials']} timed rounds after {record['spec']['warmup']} warm-up pass(es); each round times "
         "every variant once, in rotating order. Paper: GPT-2 medium on a Quadro RTX 8000, mean of 100 trials.",
         "",
@@ -103,6 +119,8 @@ def to_markdown(table: pd.DataFrame, record: dict) -> str:
         "same round, − 1) [paper, same layout]. The paper's row 'FT / LoRA (merged)' stands beside both. "
         f"LoRA: r = {lora['rank']}, {lora['params']:,} parameters. Adapter sizes are parameter budgets, as the "
         "paper gives them, turned into the bottleneck r on this architecture, or r itself.",
+        "",
+        f"Over all cells and rounds, variant / base (median, interquartile range): {pooled}.",
         "",
         f"Check: merged and unmerged LoRA outputs differ by at most {check['merged_vs_unmerged_max_abs']:.2e} "
         f"(LoRA against base: {check['lora_vs_base_max_abs']:.2e}), so the merged model times the same function.",

@@ -13,7 +13,7 @@ import pandas as pd
 
 from lora_bench.config import PEFT_SUFFIX
 from lora_bench.report import paper_table
-from lora_bench.report.table1 import machine_summary
+from lora_bench.report.table1 import machine_summary, timing_conditions
 
 
 def _ratio(seconds: dict, a: str, b: str) -> tuple[float, float, float]:
@@ -97,13 +97,12 @@ def to_markdown(table: pd.DataFrame, claim_rows: pd.DataFrame, step: dict) -> st
     c = claim_rows.assign(ours=claim_rows.ours.map(lambda v: f"{v:.4g}"),
                           paper=claim_rows.paper.map(lambda v: "" if math.isnan(v) else f"{v:.4g}"))
     m = machine_summary(step)
-    where = f"{m['gpu']} (CUDA events, max allocated)" if m["gpu"] else f"{m['cpu']}, {m['threads']} threads"
     spec = step["spec"]
     return "\n".join([
         "# Training cost per method",
         "",
         f"{spec['model']} as a causal LM (random weights), batch {spec['batch_size']} × {spec['seq_len']} random "
-        f"tokens, AdamW, fp32, {where}, torch {m['torch']}. A step = forward, backward, optimizer step.",
+        f"tokens, AdamW, fp32, {timing_conditions(step)}. A step = forward, backward, optimizer step.",
         "",
         pd.DataFrame(rows).to_markdown(index=False),
         "",
@@ -121,8 +120,10 @@ def to_markdown(table: pd.DataFrame, claim_rows: pd.DataFrame, step: dict) -> st
         "",
         c.to_markdown(index=False),
         "",
-        "The paper's ratios are for GPT-3 175B (d = 12,288): the memory and checkpoint ratios shrink with the "
-        "model's size, since the frozen weights' share of memory and the full model's size over r·d grow.",
+        "The paper's ratios are GPT-3 175B's. Memory: FT holds the weights, their gradients and AdamW's two moments "
+        "(4× the weights), LoRA the weights; both hold activations, so LoRA / FT approaches 1/4 as the weights "
+        "outgrow the activations (a larger batch raises it). Checkpoint: the adapted share of the parameters, "
+        "2·L̂·d·r over all of them, which shrinks as the model grows.",
         "",
     ])
 
