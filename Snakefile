@@ -15,6 +15,15 @@ if not workflow.overwrite_configfiles:
 include: "workflow/rules/common.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/tables.smk"
+include: "workflow/rules/prefetch.smk"
+include: "workflow/rules/compare.smk"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/efficiency.smk"
+include: "workflow/rules/analysis.smk"
 include: "workflow/rules/nlg.smk"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import importlib.util
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,19 +18,21 @@ import yaml
 
 from lora_bench.data.glue import TASKS
 from lora_bench.data.nlg import TASKS as NLG_TASKS
-from lora_bench.methods import METHODS, apply_method, count_parameters
-from lora_bench.models import MODELS, build_random
+from lora_bench.methods import ENTRY_POINT_GROUP, METHODS, apply_method, count_parameters, get_method, load_plugins
+from lora_bench.models import MODELS, build_random, config_of
 
 DEFAULTS = {
     "data_dir": "../shared/data",
     "model_dir": None,
     "results_dir": "results",
+    "resources_dir": "resources",
     "threads_per_run": 1,
+    "mem_mb_per_run": 4000,
     "paper_reference_model": "roberta-base",
     "train": {
         "epochs": 3, "batch_size": 16, "max_length": 128, "lr": 1e-4, "warmup_ratio": 0.06,
         "weight_decay": 0.01, "max_grad_norm": 1.0, "train_size": None, "eval_size": None, "group_by_length": True,
-        "save_weights": False,
+        "save_weights": False, "devices": 1, "grad_accumulation": 1, "precision": "fp32", "checkpoint": False,
     },
 }
 
@@ -43,6 +46,12 @@ NLG_DEFAULTS = {
     },
     "decode": {"num_beams": 10, "length_penalty": 0.9, "no_repeat_ngram_size": 4, "max_new_tokens": 64,
                "batch_size": 16, "test_size": None},
+}
+
+EFFICIENCY_DEFAULTS = {
+    "device": "auto",
+    "latency": {"warmup": 1, "trials": 3},
+    "train_cost": {"batch_size": 2, "seq_len": 128, "lr": 2.0e-4, "warmup": 1, "trials": 3, "compare_peft": None},
 }
 
 
@@ -74,6 +83,14 @@ def validate(config: dict) -> dict:
               for e in jsonschema.Draft202012Validator(schema()).iter_errors(config)]
     if errors:
         raise ConfigError("invalid config:\n  " + "\n  ".join(sorted(errors)))
+    # Plugins first: the methods they register are checked below like the built-in ones.
+    entry = f"the installed {ENTRY_POINT_GROUP!r} entry points"
+    try:
+        load_plugins()
+        for entry in config.get("plugins") or []:
+            load_plugins([entry])
+    except Exception as e:  # whatever the plugin's code raised, named with the plugin
+        raise ConfigError(f"invalid config:\n  plugins: cannot load {entry}: {type(e).__name__}: {e}") from e
     cfg = copy.deepcopy(DEFAULTS) | {"models": [], "tasks": {}, "methods": {}, "seeds": []} | copy.deepcopy(config)
     cfg["train"] = DEFAULTS["train"] | (config.get("train") or {})
     cfg["tasks"] = {t: s or {} for t, s in cfg["tasks"].items()}
@@ -88,8 +105,22 @@ def validate(config: dict) -> dict:
     errors += _method_errors(cfg["methods"], cfg["tasks"], "methods")
     if "nlg" in config:
         cfg["nlg"] = _nlg(config["nlg"], errors)
+    errors += _compare_errors(cfg)
+    if cfg.get("efficiency"):
+        eff = cfg["efficiency"] = _efficiency_defaults(cfg["efficiency"])
+        errors += _efficiency_errors(eff)
+    if "analysis" in cfg:
+        a = cfg["analysis"]
+        if a["model"] not in MODELS:
+            errors.append(f"analysis.model: unknown model {a['model']!r}; known: {', '.join(sorted(MODELS))}")
+        if a["task"] not in TASKS:
+            errors.append(f"analysis.task: unknown task {a['task']!r}; known: {', '.join(TASKS)}")
     if errors:
         raise ConfigError("invalid config:\n  " + "\n  ".join(errors))
+    if "analysis" in cfg:
+        from lora_bench.analysis import grid  # imported here: the analysis grid is built on this module
+
+        cfg["variants"], cfg["analysis_runs"] = grid.expand(cfg)
     return cfg
 
 
@@ -98,22 +129,29 @@ def _method_errors(methods: dict, tasks: dict, where: str) -> list[str]:
     errors = []
     for name, m in methods.items():
         base = m.get("method", name)
-        if base not in METHODS:
-            at = f"{where}.{name}.method" if "method" in m else where
-            errors.append(f"{at}: unknown method {base!r}; known: {', '.join(sorted(METHODS))}")
+        try:
+            method = get_method(base)
+        except KeyError as e:
+            errors.append(f"{where}.{name}.method: {e.args[0]}" if "method" in m else f"{where}: {e.args[0]}")
             continue
-        method = METHODS[base]
         if method.uses_rank and not m.get("ranks"):
             errors.append(f"{where}.{name}: needs 'ranks' (a list of integers >= 1)")
         if not method.uses_rank and "ranks" in m:
             errors.append(f"{where}.{name}: takes no rank, remove 'ranks: {m['ranks']}'")
         per_task = [(m.get("hparams") or {}, f"{where}.{name}.hparams")]
-        per_task += [((s or {}).get("hparams") or {}, f"{where}.{name}.tasks.{t}.hparams")
-                     for t, s in (m.get("tasks") or {}).items() if isinstance(s, dict) and "hparams" in s]
+        # A task's hparams override the method's; the check sees them as a run will.
+        per_task += [((m.get("hparams") or {}) | s["hparams"], f"{where}.{name}.tasks.{t}.hparams")
+                     for t, s in (m.get("tasks") or {}).items() if isinstance(s, dict) and s.get("hparams")]
         for hparams, at in per_task:
             unknown = set(hparams) - method.hparam_names()
             if unknown:
                 errors.append(f"{at}: unknown {sorted(unknown)}; {name} takes {sorted(method.hparam_names()) or 'none'}")
+            elif method.check:
+                for rank in m.get("ranks") or [0]:
+                    try:
+                        method.check(rank, hparams)
+                    except ValueError as e:
+                        errors.append(f"{at}: {e}")
         for t in m.get("tasks") or {}:
             if t not in tasks:
                 errors.append(f"{where}.{name}.tasks: {t!r} is not among the config's tasks")
@@ -158,6 +196,81 @@ def _nothing_to_train(nlg: dict) -> list[str]:
     return errors
 
 
+def _compare_errors(cfg: dict) -> list[str]:
+    """The `compare:` section names methods of the grid; its baseline is one (method, rank). Fills in the rank."""
+    c = cfg.get("compare")
+    if c is None:
+        return []
+    errors = [f"compare.methods: {m!r} is not under methods:" for m in c.get("methods") or [] if m not in cfg["methods"]]
+    base = c["baseline"]
+    if base not in cfg["methods"]:
+        return errors + [f"compare.baseline: {base!r} is not under methods: ({', '.join(cfg['methods'])})"]
+    ranks = cfg["methods"][base].get("ranks") or [0]
+    rank = c.get("baseline_rank")
+    if rank is None and len(ranks) > 1:
+        errors.append(f"compare.baseline_rank: {base} runs ranks {ranks}; say which one is the baseline")
+    elif rank is not None and rank not in ranks:
+        errors.append(f"compare.baseline_rank: {rank} is not among {base}'s ranks {ranks}")
+    c["baseline_rank"] = ranks[0] if rank is None else rank
+    c["methods"] = c.get("methods") or list(cfg["methods"])
+    return errors
+
+
+def _efficiency_defaults(eff: dict) -> dict:
+    out = EFFICIENCY_DEFAULTS | eff
+    for part in ("latency", "train_cost"):
+        out[part] = EFFICIENCY_DEFAULTS[part] | eff[part]
+    out["train_cost"]["methods"] = {k: v or {} for k, v in out["train_cost"]["methods"].items()}
+    return out
+
+
+def _measured_method_errors(where: str, name: str, m: dict) -> list[str]:
+    """A method entry of the efficiency section: registered, sized by `rank` or `params` iff it has a rank."""
+    base = m.get("method", name)
+    if base not in METHODS:
+        return [f"{where}: unknown method {base!r}; known: {', '.join(sorted(METHODS))}"]
+    method, errors = METHODS[base], []
+    sizes = [k for k in ("rank", "params") if k in m]
+    if method.uses_rank and len(sizes) != 1:
+        errors.append(f"{where}: {base} needs exactly one of 'rank' or 'params', got {sizes or 'neither'}")
+    if not method.uses_rank and sizes:
+        errors.append(f"{where}: {base} takes no rank, remove {sizes}")
+    unknown = set(m.get("hparams") or {}) - method.hparam_names()
+    if unknown:
+        errors.append(f"{where}.hparams: unknown {sorted(unknown)}; {base} takes {sorted(method.hparam_names()) or 'none'}")
+    return errors
+
+
+def _efficiency_errors(eff: dict) -> list[str]:
+    if eff["model"] not in MODELS:
+        return [f"efficiency.model: unknown model {eff['model']!r}; known: {', '.join(sorted(MODELS))}"]
+    errors = []
+    max_len = config_of(eff["model"]).max_position_embeddings
+    lat, tc = eff["latency"], eff["train_cost"]
+    if lat["grid"] not in lat["grids"]:
+        errors.append(f"efficiency.latency.grid: {lat['grid']!r} is not among grids {sorted(lat['grids'])}")
+    for name, grid in lat["grids"].items():
+        if too_long := [s for s in grid["seq"] if s > max_len]:
+            errors.append(f"efficiency.latency.grids.{name}.seq: {too_long} exceed {eff['model']}'s {max_len} positions")
+    lora = lat["lora"] or {}
+    if lora.get("method", "lora") != "lora":
+        errors.append(f"efficiency.latency.lora.method: must be lora, got {lora['method']!r}")
+    else:
+        errors += _measured_method_errors("efficiency.latency.lora", "lora", lora)
+    if tc["seq_len"] > max_len:
+        errors.append(f"efficiency.train_cost.seq_len: {tc['seq_len']} exceeds {eff['model']}'s {max_len} positions")
+    for name, m in tc["methods"].items():
+        errors += _measured_method_errors(f"efficiency.train_cost.methods.{name}", name, m)
+    peft = tc["compare_peft"]
+    if peft is not None:
+        if tc["methods"].get(peft, {"method": None}).get("method", peft) != "lora":
+            errors.append(f"efficiency.train_cost.compare_peft: {peft!r} is not a lora entry of train_cost.methods")
+        elif importlib.util.find_spec("peft") is None:
+            errors.append("efficiency.train_cost.compare_peft: needs the optional extra peft "
+                          "(pip install 'lora-bench[peft]'), or set it to null")
+    return errors
+
+
 def runs(cfg: dict) -> list[RunKey]:
     return sorted(
         RunKey(model, task, method, rank, seed)
@@ -173,16 +286,29 @@ def run_dir(cfg: dict, key: RunKey) -> str:
     return f"{cfg['results_dir']}/runs/{key.model}/{key.task}/{key.method}/r{key.rank}/seed{key.seed}"
 
 
+def analysis_runs(cfg: dict) -> list[RunKey]:
+    """Every run the analysis section adds (each once, though several tables may read it)."""
+    return sorted({k for keys in (cfg.get("analysis_runs") or {}).values() for k in keys})
+
+
+def train_settings(cfg: dict, entry: dict, task: str) -> dict:
+    """A method entry's training settings on `task`: train → tasks.<task> → entry.train → entry.tasks.<task>."""
+    per_task = (entry.get("tasks") or {}).get(task) or {}
+    return cfg["train"] | (cfg["tasks"].get(task) or {}) | (entry.get("train") or {}) | per_task
+
+
 def run_spec(cfg: dict, key: RunKey) -> dict:
     """Everything one run needs, resolved; it is also what the run's config hash covers."""
-    m = cfg["methods"][key.method]
-    per_task = (m.get("tasks") or {}).get(key.task) or {}
-    train = cfg["train"] | cfg["tasks"][key.task] | (m.get("train") or {}) | per_task
+    # a key of `methods:`, or a variant the analysis section added (see lora_bench/analysis/grid.py)
+    m = cfg["methods"][key.method] if key.method in cfg["methods"] else cfg["variants"][key.method]
+    plugin = get_method(m.get("method", key.method)).plugin
     return {
         **asdict(key),
         "base_method": m.get("method", key.method),
+        # Only a plugin method's runs name their plugin: adding a plugin leaves every other run's spec as it was.
+        **({"plugin": plugin} if plugin else {}),
         "hparams": m.get("hparams") or {},
-        "train": train,
+        "train": train_settings(cfg, m, key.task),
         "data_dir": cfg["data_dir"],
         "model_dir": cfg["model_dir"],
     }
@@ -224,3 +350,35 @@ def nlg_run_spec(cfg: dict, key: RunKey) -> dict:
 
 def spec_hash(spec: dict) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# The efficiency section, resolved into what each benchmark job needs (also what its record stores).
+
+
+def latency_spec(cfg: dict) -> dict:
+    eff = cfg["efficiency"]
+    lat = eff["latency"]
+    lora = lat["lora"] or {}
+    return {"model": eff["model"], "device": eff["device"], "grid": lat["grid"], **lat["grids"][lat["grid"]],
+            "lora": {"method": "lora", **lora}, "warmup": lat["warmup"], "trials": lat["trials"]}
+
+
+PEFT_SUFFIX = "_peft"
+
+
+def train_cost_methods(cfg: dict) -> dict[str, dict]:
+    """label → {method, rank | params, hparams, impl}; the compared peft LoRA is `<label>_peft`, impl "peft"."""
+    tc = cfg["efficiency"]["train_cost"]
+    out = {name: {"method": m.get("method", name), **{k: v for k, v in m.items() if k != "method"}, "impl": "ours"}
+           for name, m in tc["methods"].items()}
+    if tc["compare_peft"]:
+        out[tc["compare_peft"] + PEFT_SUFFIX] = out[tc["compare_peft"]] | {"impl": "peft"}
+    return out
+
+
+def train_cost_spec(cfg: dict, labels: list[str] | None = None) -> dict:
+    eff = cfg["efficiency"]
+    methods = train_cost_methods(cfg)
+    tc = {k: v for k, v in eff["train_cost"].items() if k not in ("methods", "compare_peft")}
+    return {"model": eff["model"], "device": eff["device"], **tc,
+            "methods": {k: v for k, v in methods.items() if labels is None or k in labels}}

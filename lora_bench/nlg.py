@@ -32,7 +32,7 @@ from lora_bench.methods import apply_method, count_parameters
 from lora_bench.methods.lora import merge
 from lora_bench.metrics_nlg import e2e_scores, read_predictions, read_references, webnlg_scores, write_references
 from lora_bench.models import get_entry, load_causal_lm, resolve
-from lora_bench.provenance import git_state, machine, versions, write_json_atomic
+from lora_bench.provenance import NLG_CODE, code_version, git_state, machine, versions, write_json_atomic
 from lora_bench.train import DATA_SEED, peak_memory_mb, pick_device, seed_everything
 
 LOSS_POINTS = 50  # the loss curve is kept as this many window means, whatever the number of steps
@@ -157,6 +157,7 @@ def train(spec: dict, run_dir: str | Path, threads: int = 1) -> dict:
         "machine": machine(device),
         "spec": spec,
         "config_hash": spec_hash(spec),
+        "code_version": code_version(NLG_CODE),
         "provenance": _provenance(spec, {"train": train_src}),
     }
     write_json_atomic(run_dir / "train.json", record)

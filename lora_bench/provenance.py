@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import platform
@@ -14,6 +15,11 @@ from importlib import metadata
 from pathlib import Path
 
 import torch
+
+# The package source that decides a run's numbers. The DAG passes its hash to every training job as a param,
+# so editing it reruns the runs; reports, the CLI and workflow plumbing are left out, so editing those reruns none.
+TRAINING_CODE = ("train.py", "metrics.py", "models.py", "architectures.py", "methods", "data")
+NLG_CODE = ("nlg.py", "models.py", "architectures.py", "methods", "data")
 
 PACKAGES = ("lora-bench", "torch", "transformers", "datasets", "evaluate", "scikit-learn", "scipy", "snakemake")
 
@@ -37,6 +43,17 @@ def git_state() -> dict[str, str | bool | None]:
         return {"sha": sha.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
     except (OSError, subprocess.CalledProcessError):
         return {"sha": None, "dirty": None}
+
+
+def code_version(names: tuple[str, ...] = TRAINING_CODE, root: Path | None = None) -> str:
+    """sha256 (16 hex digits) of the files and folders `names` (names and contents) in the package at `root`."""
+    root = root or Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for name in names:
+        path = root / name
+        for f in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def machine(device: torch.device | str = "cpu") -> dict:

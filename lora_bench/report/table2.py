@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lora_bench.report import load_runs, method_label, paper_table
+from lora_bench.report import load_runs, method_label, paper_table, stats
 
 TASK_ORDER = ["mnli", "sst2", "mrpc", "cola", "qnli", "qqp", "rte", "stsb"]
 METHOD_ORDER = ["ft", "bitfit", "adapter_h", "adapter_l", "lora"]  # the paper's; other methods follow by name
 
 
-def _paper_row(paper: pd.DataFrame, method: str, reference: str) -> pd.DataFrame:
+def paper_row(paper: pd.DataFrame, method: str, reference: str) -> pd.DataFrame:
     rows = paper[paper.method == method]
     if rows.empty:
         return rows
@@ -28,32 +28,47 @@ def _paper_row(paper: pd.DataFrame, method: str, reference: str) -> pd.DataFrame
     return rows[rows.params_m == rows.params_m.min()].drop_duplicates("task")
 
 
-def aggregate(paths, reference: str = "roberta-base") -> pd.DataFrame:
+def aggregate(paths, reference: str = "roberta-base", baseline: tuple[str, int] | None = None) -> pd.DataFrame:
+    """One row per (model, method, rank, task): statistics over seeds (`stats.summarize`), the paper's number,
+    and, given `baseline` = (method, rank), the paired comparison with it on the same model and task."""
     runs = load_runs(paths)
     paper = paper_table("table2_glue")
-    out = []
-    for (model, method, rank, task), g in runs.groupby(["model", "method", "rank", "task"], sort=False):
+    groups = {key: g for key, g in runs.groupby(["model", "method", "rank", "task"], sort=False)}
+
+    def by_seed(g):
         ok = g[g.status == "ok"]
-        scores = ok.best.to_numpy(dtype=float) * 100
-        p = _paper_row(paper, g.base_method.iloc[0], reference)
+        return dict(zip(ok.seed, ok.best.to_numpy(dtype=float) * 100))
+
+    out = []
+    for (model, method, rank, task), g in groups.items():
+        ok = g[g.status == "ok"]
+        scores = by_seed(g)
+        p = paper_row(paper, g.base_method.iloc[0], reference)
         p = p[p.task == task]
-        out.append({
+        row = {
             "model": model, "method": method, "rank": rank, "task": task, "metric": g.metric.iloc[0],
             "trainable_params": int(g.trainable.iloc[0]), "head_params": int(g.head_params.iloc[0]),
             "n_seeds": len(ok), "n_failed": int((g.status != "ok").sum()),
             "failed_reasons": "; ".join(sorted(set(g.reason.dropna()))) or None,
-            "median": float(np.median(scores)) if len(scores) else np.nan,
-            "mean": float(scores.mean()) if len(scores) else np.nan,
-            "std": float(scores.std(ddof=1)) if len(scores) > 1 else np.nan,
-            "min": float(scores.min()) if len(scores) else np.nan,
-            "max": float(scores.max()) if len(scores) else np.nan,
+            **{k: v for k, v in stats.summarize(list(scores.values())).items() if k != "n"},
+            "min": min(scores.values(), default=np.nan),
+            "max": max(scores.values(), default=np.nan),
+            "peak_memory_mb": float(ok.peak_memory_mb.median()) if len(ok) else np.nan,
+            "train_tokens_per_s": float(ok.train_tokens_per_s.median()) if len(ok) else np.nan,
             "baseline": float(g.baseline.iloc[0]) * 100,
             "paper_model": p.model.iloc[0] if len(p) else None,
             "paper_label": p.paper_label.iloc[0] if len(p) else None,
             "paper_params_m": float(p.params_m.iloc[0]) if len(p) else np.nan,
             "paper": float(p.value.iloc[0]) if len(p) else np.nan,
             "paper_spread": float(p.spread.iloc[0]) if len(p) and pd.notna(p.spread.iloc[0]) else np.nan,
-        })
+        }
+        base_key = (model, *baseline, task) if baseline else None
+        if base_key in groups:
+            vs = stats.paired(scores, by_seed(groups[base_key]))
+            if base_key == (model, method, rank, task):  # itself: nothing to test
+                vs = {k: np.nan for k in vs} | {"n_pairs": vs["n_pairs"], "verdict": "baseline"}
+            row |= {"vs": method_label(*baseline)} | {f"vs_{k}": v for k, v in vs.items()}
+        out.append(row)
     table = pd.DataFrame(out)
     table["delta"] = table["median"] - table["paper"]
     table["task"] = pd.Categorical(table.task, [t for t in TASK_ORDER if t in set(table.task)], ordered=True)
@@ -66,6 +81,7 @@ def _cell(r: dict) -> str:
     if r["n_seeds"] == 0:
         return f"failed ×{r['n_failed']}"
     ours = f"{r['median']:.1f}" + (f" ±{r['std']:.1f}" if pd.notna(r["std"]) else "")
+    ours += stats.marker(r.get("vs_verdict") or "") + ("†" if r["few_seeds"] else "")
     flag = f" ({r['n_failed']} failed)" if r["n_failed"] else ""
     paper = f" [{r['paper']:.1f}]" if pd.notna(r["paper"]) else ""
     return ours + flag + paper
@@ -85,9 +101,11 @@ def to_markdown(table: pd.DataFrame) -> str:
             papers = [r["paper"] for r in sub if pd.notna(r["paper"])]
             full = len(papers) == len(sub)
             avg = f"{avg_ours:.1f}" + (f" [{np.mean(papers):.1f}] Δ {avg_ours - np.mean(papers):+.1f}" if full else "")
+            if np.isnan(avg_ours):  # a task with every seed failed: no average to show
+                avg = "-"
             first = sub[0]
             paper_params = (f"{first['paper_label']} {first['paper_model']} {first['paper_params_m']}M"
-                            if first["paper_label"] else "-")
+                            if pd.notna(first["paper_label"]) else "-")
             rows.append({"method": method_label(method, rank), "params": f"{first['trainable_params']:,}",
                          "paper row": paper_params, **{task: cells.get(task, "") for task in tasks}, "avg": avg})
         base = {r["task"]: r["baseline"] for r in records}
@@ -95,15 +113,50 @@ def to_markdown(table: pd.DataFrame) -> str:
                      **{task: f"{base[task]:.1f}" for task in tasks if task in base},
                      "avg": f"{np.mean(list(base.values())):.1f}"})
         metrics = ", ".join(f"{r['task']}: {r['metric']}" for r in {r["task"]: r for r in records}.values())
+        vs = t["vs"].dropna().iloc[0] if "vs" in t and t["vs"].notna().any() else None
         lines += [f"### {model}", "", pd.DataFrame(rows).to_markdown(index=False), "",
                   f"Cells: our median over seeds of the best epoch, ±std (over seeds), [paper]; Δ = ours − paper. Metrics: {metrics}. "
                   "Params: trainable, excluding the task head (as the paper counts). The trivial baseline predicts "
-                  "the training majority class (or the mean score).", ""]
+                  "the training majority class (or the mean score). "
+                  + (f"▲/▼: better/worse than {vs} in a paired t-test over seeds at 5%. " if vs else "")
+                  + "†: fewer than 3 seeds.", "",
+                  f"#### Statistics over seeds ({model})", "", stats_frame(t).to_markdown(index=False), "",
+                  STATS_LEGEND, ""]
     return "\n".join(lines)
 
 
-def write(paths, csv_out: str | Path, md_out: str | Path, reference: str = "roberta-base") -> pd.DataFrame:
-    table = aggregate(paths, reference)
+STATS_LEGEND = ("n: seeds that finished. CI: percentile bootstrap 95% interval of the mean over seeds. "
+                "Δ vs baseline: mean over seeds of (ours − baseline) on the same seed, with the paired t-test's 95% "
+                "interval; p(t): paired t-test, p(flip): exact sign-flip test (its smallest p with 3 seeds is "
+                "0.25). Verdict from p(t) at 5%; fewer than 3 seeds are not tested.")
+
+
+def _num(x, fmt="{:.1f}") -> str:
+    return fmt.format(x) if pd.notna(x) else "-"
+
+
+def stats_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """The statistics of `aggregate` as text columns, one row per (method, rank, task)."""
+    has_vs = "vs" in table
+    rows = []
+    for r in table.to_dict("records"):
+        row = {"method": method_label(r["method"], r["rank"]), "task": r["task"],
+               "n": f"{r['n_seeds']}" + ("†" if r["few_seeds"] else ""),
+               "median": _num(r["median"]), "mean ± std": f"{_num(r['mean'])} ± {_num(r['std'])}",
+               "95% CI": f"[{_num(r['ci_low'])}, {_num(r['ci_high'])}]" if pd.notna(r["ci_low"]) else "-",
+               "paper": _num(r["paper"])}
+        if has_vs and isinstance(r.get("vs"), str):
+            row |= {f"Δ vs {r['vs']}": f"{_num(r['vs_diff_mean'], '{:+.2f}')} [{_num(r['vs_diff_ci_low'], '{:+.2f}')}, "
+                                         f"{_num(r['vs_diff_ci_high'], '{:+.2f}')}]" if r["vs_verdict"] != "baseline" else "-",
+                    "p(t)": _num(r["vs_p_t"], "{:.3f}"), "p(flip)": _num(r["vs_p_signflip"], "{:.3f}"),
+                    "verdict": r["vs_verdict"]}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write(paths, csv_out: str | Path, md_out: str | Path, reference: str = "roberta-base",
+          baseline: tuple[str, int] | None = None) -> pd.DataFrame:
+    table = aggregate(paths, reference, baseline)
     table.to_csv(csv_out, index=False)
     Path(md_out).write_text("# Table 2 — GLUE dev\n\n" + to_markdown(table))
     return table

@@ -1,27 +1,6 @@
 # NLG (Table 3: E2E; and the WebNLG/DART table): each run is train → decode → score in one folder, so a metric
 # is recomputed from saved predictions and decoding settings change without retraining.
 
-NLG_PATTERN = "{model}/{task}/{method}/r{rank}/seed{seed}"
-NLG_DIR = f"{RESULTS}/runs_nlg/{NLG_PATTERN}"
-NLG_RUNS = lb_config.nlg_runs(CFG)
-E2E_RUN_OUTPUTS = [f"{lb_config.nlg_run_dir(CFG, k)}/metrics.json" for k in NLG_RUNS if k.task == "e2e"]
-WEBNLG_DART_RUN_OUTPUTS = [f"{lb_config.nlg_run_dir(CFG, k)}/metrics.json" for k in NLG_RUNS if k.task != "e2e"]
-
-if E2E_RUN_OUTPUTS:
-    TABLES += [f"{RESULTS}/tables/table3_e2e.csv", f"{RESULTS}/tables/table3_e2e.md"]
-    FIGURES += [f"{RESULTS}/figures/fig_e2e_params.png"]
-if WEBNLG_DART_RUN_OUTPUTS:
-    TABLES += [f"{RESULTS}/tables/table_webnlg_dart.csv", f"{RESULTS}/tables/table_webnlg_dart.md"]
-
-
-def nlg_spec(wildcards):
-    return lb_config.nlg_run_spec(CFG, run_key(wildcards))
-
-
-def nlg_train_spec(wildcards):
-    """What training depends on: a decoding setting changed in the config must not retrain."""
-    return {k: v for k, v in nlg_spec(wildcards).items() if k != "decode"}
-
 
 rule train_nlg:
     """One NLG run's training: (model, task, method, rank, seed) → trained parameters + training record."""
@@ -32,11 +11,14 @@ rule train_nlg:
         f"{RESULTS}/logs/train_nlg/{NLG_PATTERN}.log",
     benchmark:
         f"{RESULTS}/benchmarks/train_nlg/{NLG_PATTERN}.tsv"
-    params:
-        spec=nlg_train_spec,
+    conda:
+        ENV
     threads: CFG["threads_per_run"]
     resources:
-        mem_mb=6000,
+        mem_mb=lambda wildcards, attempt: 6000 * attempt,
+    params:
+        spec=nlg_train_spec,
+        code=NLG_TRAINING_CODE,
     script:
         "../scripts/train_nlg.py"
 
@@ -54,11 +36,13 @@ rule decode_nlg:
         f"{RESULTS}/logs/decode_nlg/{NLG_PATTERN}.log",
     benchmark:
         f"{RESULTS}/benchmarks/decode_nlg/{NLG_PATTERN}.tsv"
-    params:
-        spec=nlg_spec,
+    conda:
+        ENV
     threads: CFG["threads_per_run"]
     resources:
-        mem_mb=6000,
+        mem_mb=lambda wildcards, attempt: 6000 * attempt,
+    params:
+        spec=nlg_spec,
     script:
         "../scripts/decode_nlg.py"
 
@@ -76,6 +60,8 @@ rule score_nlg:
         f"{RESULTS}/logs/score_nlg/{NLG_PATTERN}.log",
     benchmark:
         f"{RESULTS}/benchmarks/score_nlg/{NLG_PATTERN}.tsv"
+    conda:
+        ENV
     params:
         spec=nlg_spec,
     script:
@@ -113,6 +99,8 @@ rule aggregate_table3_e2e:
         md=f"{RESULTS}/tables/table3_e2e.md",
     log:
         f"{RESULTS}/logs/table3_e2e.log",
+    conda:
+        ENV
     params:
         paper="table3_e2e",
         title="Table 3 — E2E NLG test",
@@ -130,6 +118,8 @@ rule aggregate_table_webnlg_dart:
         md=f"{RESULTS}/tables/table_webnlg_dart.md",
     log:
         f"{RESULTS}/logs/table_webnlg_dart.log",
+    conda:
+        ENV
     params:
         paper="table_webnlg_dart",
         title="WebNLG and DART test",
@@ -146,5 +136,7 @@ rule plot_fig_e2e_params:
         f"{RESULTS}/figures/fig_e2e_params.png",
     log:
         f"{RESULTS}/logs/fig_e2e_params.log",
+    conda:
+        ENV
     script:
         "../scripts/fig_e2e_params.py"

@@ -22,12 +22,15 @@ rule aggregate_table2_glue:
     input:
         RUN_OUTPUTS,
     output:
-        csv=f"{RESULTS}/tables/table2_glue.csv",
+        csv=report(f"{RESULTS}/tables/table2_glue.csv", caption="../report/table2_glue.rst", category="Tables"),
         md=f"{RESULTS}/tables/table2_glue.md",
     log:
         f"{RESULTS}/logs/table2_glue.log",
+    conda:
+        ENV
     params:
         reference=CFG["paper_reference_model"],
+        baseline=BASELINE,
     script:
         "../scripts/table2_glue.py"
 
@@ -36,8 +39,10 @@ rule plot_fig_glue_params:
     input:
         f"{RESULTS}/tables/table2_glue.csv",
     output:
-        f"{RESULTS}/figures/fig_glue_params.png",
+        report(f"{RESULTS}/figures/fig_glue_params.png", caption="../report/fig_glue_params.rst", category="Figures"),
     log:
         f"{RESULTS}/logs/fig_glue_params.log",
+    conda:
+        ENV
     script:
         "../scripts/fig_glue_params.py"

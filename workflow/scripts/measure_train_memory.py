@@ -1,0 +1,6 @@
+from lora_bench.efficiency import train_cost
+from lora_bench.provenance import log_to
+
+with log_to(snakemake.log[0]):  # noqa: F821
+    train_cost.memory(snakemake.params.spec, snakemake.wildcards.label, snakemake.output[0],  # noqa: F821
+                      threads=snakemake.threads)  # noqa: F821

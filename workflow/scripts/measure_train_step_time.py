@@ -1,0 +1,5 @@
+from lora_bench.efficiency import train_cost
+from lora_bench.provenance import log_to
+
+with log_to(snakemake.log[0]):  # noqa: F821
+    train_cost.step_times(snakemake.params.spec, snakemake.output[0], threads=snakemake.threads)  # noqa: F821
