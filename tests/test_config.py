@@ -89,17 +89,20 @@ def test_paper_and_released_scripts_profiles_differ_where_the_scripts_do():
 
 def test_conda_env_holds_every_dependency():
     """workflow/envs/lora-bench.yaml is what `--sdm conda` jobs run with; it must not drift from pyproject.toml."""
+    import re
     import tomllib
+
+    def name(requirement: str) -> str:
+        return re.split(r"[\[<>=!~ ]", requirement, maxsplit=1)[0]
 
     deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
     env = yaml.safe_load((REPO / "workflow" / "envs" / "lora-bench.yaml").read_text())["dependencies"]
-    names = {str(d).split("=")[0].split(">")[0].split("<")[0].strip() for d in env if isinstance(d, str)}
-    names |= {d.split("=")[0] for d in next(d["pip"] for d in env if isinstance(d, dict))}
+    names = {name(str(d)) for d in env if isinstance(d, str)}
+    names |= {name(d) for d in next(d["pip"] for d in env if isinstance(d, dict))}
     conda_name = {"torch": "pytorch", "matplotlib": "matplotlib-base"}
-    for dep in deps:
-        name = dep.split("[")[0].split(">")[0].split("=")[0].split("<")[0].strip()
-        if name != "snakemake":  # jobs import the Snakemake that runs them
-            assert conda_name.get(name, name) in names, name
+    for dep in map(name, deps):
+        if dep != "snakemake":  # jobs import the Snakemake that runs them
+            assert conda_name.get(dep, dep) in names, dep
 
 
 @pytest.mark.parametrize("compare,needle", [

@@ -15,11 +15,13 @@ if CFG.get("efficiency"):
     FIGURES += [f"{RESULTS}/figures/fig5_latency.png"]
 
     rule table1_latency:
-        """Table 1: forward-pass latency of base, merged/unmerged LoRA, AdapterL, AdapterH, beside the paper."""
+        """Table 1: forward-pass latency of base, merged/unmerged LoRA, AdapterL, AdapterH, beside the paper; also
+        Figure 5, which draws the same measurement."""
         input:
             f"{EFFICIENCY}/latency.json",
             f"{RESULTS}/tables/table1_latency.csv",
             f"{RESULTS}/tables/table1_latency.md",
+            f"{RESULTS}/figures/fig5_latency.png",
 
     rule fig5_latency:
         """Figure 5: slow-down over the base model vs batch size, one panel per sequence length."""
