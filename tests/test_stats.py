@@ -74,7 +74,7 @@ def test_table2_carries_the_paired_comparison(tmp_path):
     assert t.loc["adapter_h", "few_seeds"] and t.loc["adapter_h", "vs_verdict"] == "too few seeds"
     paths += [_record(tmp_path, "lora_sqrt", 8, s, v) for s, v in enumerate(lora)]  # a method the paper lacks
     md = table2.to_markdown(table2.aggregate(paths, baseline=("lora", 8)))
-    assert "▼" in md and "†" in md and "[95.1]" in md and "Statistics over seeds" in md and "nan" not in md
+    assert "▼" in md and "°" in md and "[95.1]" in md and "Statistics over seeds" in md and "nan" not in md
 
 
 def test_compare_marks_the_pareto_front(tmp_path):

@@ -77,11 +77,15 @@ def aggregate(paths, reference: str = "roberta-base", baseline: tuple[str, int] 
     return table.sort_values(["model", "_order", "rank", "task"]).drop(columns="_order").reset_index(drop=True)
 
 
+# Not †: the paper's own rows use † for the Houlsby setup, and its label sits beside our cells.
+FEW_SEEDS = "°"
+
+
 def _cell(r: dict) -> str:
     if r["n_seeds"] == 0:
         return f"failed ×{r['n_failed']}"
     ours = f"{r['median']:.1f}" + (f" ±{r['std']:.1f}" if pd.notna(r["std"]) else "")
-    ours += stats.marker(r.get("vs_verdict") or "") + ("†" if r["few_seeds"] else "")
+    ours += stats.marker(r.get("vs_verdict") or "") + (FEW_SEEDS if r["few_seeds"] else "")
     flag = f" ({r['n_failed']} failed)" if r["n_failed"] else ""
     paper = f" [{r['paper']:.1f}]" if pd.notna(r["paper"]) else ""
     return ours + flag + paper
@@ -119,7 +123,8 @@ def to_markdown(table: pd.DataFrame) -> str:
                   "Params: trainable, excluding the task head (as the paper counts). The trivial baseline predicts "
                   "the training majority class (or the mean score). "
                   + (f"▲/▼: better/worse than {vs} in a paired t-test over seeds at 5%. " if vs else "")
-                  + "†: fewer than 3 seeds.", "",
+                  + f"{FEW_SEEDS}: fewer than 3 seeds. In paper rows, * and † are the paper's marks (* copied from "
+                  "earlier papers; † the Houlsby setup, no MNLI initialisation).", "",
                   f"#### Statistics over seeds ({model})", "", stats_frame(t).to_markdown(index=False), "",
                   STATS_LEGEND, ""]
     return "\n".join(lines)
@@ -141,7 +146,7 @@ def stats_frame(table: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for r in table.to_dict("records"):
         row = {"method": method_label(r["method"], r["rank"]), "task": r["task"],
-               "n": f"{r['n_seeds']}" + ("†" if r["few_seeds"] else ""),
+               "n": f"{r['n_seeds']}" + (FEW_SEEDS if r["few_seeds"] else ""),
                "median": _num(r["median"]), "mean ± std": f"{_num(r['mean'])} ± {_num(r['std'])}",
                "95% CI": f"[{_num(r['ci_low'])}, {_num(r['ci_high'])}]" if pd.notna(r["ci_low"]) else "-",
                "paper": _num(r["paper"])}
