@@ -18,7 +18,7 @@ import yaml
 
 from lora_bench.data.glue import TASKS
 from lora_bench.data.nlg import TASKS as NLG_TASKS
-from lora_bench.methods import ENTRY_POINT_GROUP, METHODS, apply_method, count_parameters, get_method, load_plugins
+from lora_bench.methods import ENTRY_POINT_GROUP, apply_method, count_parameters, get_method, load_plugins
 from lora_bench.models import MODELS, build_random, config_of
 
 DEFAULTS = {
@@ -143,9 +143,8 @@ def _method_errors(methods: dict, tasks: dict, where: str) -> list[str]:
         per_task += [((m.get("hparams") or {}) | s["hparams"], f"{where}.{name}.tasks.{t}.hparams")
                      for t, s in (m.get("tasks") or {}).items() if isinstance(s, dict) and s.get("hparams")]
         for hparams, at in per_task:
-            unknown = set(hparams) - method.hparam_names()
-            if unknown:
-                errors.append(f"{at}: unknown {sorted(unknown)}; {name} takes {sorted(method.hparam_names()) or 'none'}")
+            if unknown := _unknown_hparams(method, hparams, at):
+                errors.append(unknown)
             elif method.check:
                 for rank in m.get("ranks") or [0]:
                     try:
@@ -156,6 +155,13 @@ def _method_errors(methods: dict, tasks: dict, where: str) -> list[str]:
             if t not in tasks:
                 errors.append(f"{where}.{name}.tasks: {t!r} is not among the config's tasks")
     return errors
+
+
+def _unknown_hparams(method, hparams: dict, at: str) -> str | None:
+    unknown = set(hparams) - method.hparam_names()
+    if unknown:
+        return f"{at}: unknown {sorted(unknown)}; {method.name} takes {sorted(method.hparam_names()) or 'none'}"
+    return None
 
 
 def _nlg(section: dict, errors: list[str]) -> dict:
@@ -226,18 +232,18 @@ def _efficiency_defaults(eff: dict) -> dict:
 
 def _measured_method_errors(where: str, name: str, m: dict) -> list[str]:
     """A method entry of the efficiency section: registered, sized by `rank` or `params` iff it has a rank."""
-    base = m.get("method", name)
-    if base not in METHODS:
-        return [f"{where}: unknown method {base!r}; known: {', '.join(sorted(METHODS))}"]
-    method, errors = METHODS[base], []
+    try:
+        method, errors = get_method(m.get("method", name)), []
+    except KeyError as e:
+        return [f"{where}: {e.args[0]}"]
+    base = method.name
     sizes = [k for k in ("rank", "params") if k in m]
     if method.uses_rank and len(sizes) != 1:
         errors.append(f"{where}: {base} needs exactly one of 'rank' or 'params', got {sizes or 'neither'}")
     if not method.uses_rank and sizes:
         errors.append(f"{where}: {base} takes no rank, remove {sizes}")
-    unknown = set(m.get("hparams") or {}) - method.hparam_names()
-    if unknown:
-        errors.append(f"{where}.hparams: unknown {sorted(unknown)}; {base} takes {sorted(method.hparam_names()) or 'none'}")
+    if unknown := _unknown_hparams(method, m.get("hparams") or {}, f"{where}.hparams"):
+        errors.append(unknown)
     return errors
 
 

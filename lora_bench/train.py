@@ -49,9 +49,13 @@ def seed_everything(seed: int) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def pick_device() -> torch.device:
-    """The first GPU this process may see, else the CPU. CUDA_VISIBLE_DEVICES decides which GPU that is."""
-    return torch.device("cuda", 0) if torch.cuda.is_available() else torch.device("cpu")
+def pick_device(name: str = "auto") -> torch.device:
+    """`auto`: the first GPU this process may see (CUDA_VISIBLE_DEVICES decides which), else the CPU."""
+    if name == "auto":
+        return torch.device("cuda", 0) if torch.cuda.is_available() else torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' asked for, but torch sees no CUDA device")
+    return torch.device(name)
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:

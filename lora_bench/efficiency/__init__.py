@@ -21,14 +21,6 @@ from lora_bench.methods import apply_method, count_parameters
 from lora_bench.models import build_random
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("efficiency.device is 'cuda' but torch sees no CUDA device")
-    return torch.device(name)
-
-
 def rank_of(model_name: str, spec: dict) -> int:
     """The spec's rank, or the rank whose trainable parameters (excluding the head) come closest to
     `spec["params"]`. The count is affine in the rank, so two counts on the meta device give it."""

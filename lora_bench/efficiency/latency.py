@@ -12,11 +12,12 @@ import torch
 import torch.nn as nn
 from transformers import AutoModel
 
-from lora_bench.efficiency import load_average, pick_device, rank_of, sharing_copy, time_interleaved
+from lora_bench.efficiency import load_average, rank_of, sharing_copy, time_interleaved
 from lora_bench.methods import apply_method, count_parameters
 from lora_bench.methods.lora import lora_layers, merge
 from lora_bench.models import config_of
 from lora_bench.provenance import git_state, machine, versions, write_json_atomic
+from lora_bench.train import pick_device
 
 ADAPTERS = ("adapter_l", "adapter_h")
 

@@ -27,10 +27,11 @@ from transformers import AutoModelForCausalLM
 from transformers.pytorch_utils import Conv1D
 
 from lora_bench.architectures import arch_of, find_modules
-from lora_bench.efficiency import load_average, pick_device, rank_of, sharing_copy, time_interleaved
+from lora_bench.efficiency import load_average, rank_of, sharing_copy, time_interleaved
 from lora_bench.methods import METHODS, apply_method, count_parameters
 from lora_bench.models import MODELS, config_of
 from lora_bench.provenance import git_state, machine, versions, write_json_atomic
+from lora_bench.train import pick_device
 
 # Step 1 allocates the optimizer state after backward; step 2 holds that state, the gradients and the
 # activations together. Later steps repeat step 2.
